@@ -1,0 +1,34 @@
+#include "agent/cli/osprey_cli.hpp"
+
+#include <memory>
+
+#include "agent/cli/info_commands.hpp"
+
+namespace osprey::agent::cli {
+
+Dispatcher make_osprey_cli() {
+    Dispatcher cli("osprey", "agent runtime with an in-process DeepSeek-V4-Flash engine");
+    cli.add(version_command());
+    cli.add(devices_command());
+
+    // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
+    auto table = std::make_shared<Dispatcher>(cli);
+    Command help;
+    help.name = "help";
+    help.summary = "show help for osprey or for a command";
+    help.positional_usage = "[COMMAND [SUBCOMMAND]]";
+    help.max_positionals = 2;
+    help.run = [table](const Args& args, Io& io) {
+        std::vector<std::string_view> path(args.positionals().begin(), args.positionals().end());
+        if (auto text = table->help_for(path)) {
+            io.out << *text;
+            return kExitOk;
+        }
+        throw UsageError("unknown command '" + args.positionals().back() + "'");
+    };
+    cli.add(help);
+    cli.set_version_handler([](Io& io) { return print_version(io, false); });
+    return cli;
+}
+
+}  // namespace osprey::agent::cli

@@ -2,7 +2,9 @@
 
 #include <memory>
 
+#include "agent/cli/bench_command.hpp"
 #include "agent/cli/info_commands.hpp"
+#include "agent/cli/sandbox_commands.hpp"
 #include "agent/cli/sessions_command.hpp"
 
 namespace osprey::agent::cli {
@@ -12,6 +14,8 @@ Dispatcher make_osprey_cli() {
     cli.add(version_command());
     cli.add(devices_command());
     cli.add(sessions_command());
+    cli.add(sandbox_command());
+    cli.add(bench_command({sandbox_bench_command()}));
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

@@ -1,5 +1,6 @@
 #include "model/tokenizer/tokenizer.hpp"
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>

@@ -31,3 +31,6 @@ if(OSPREY_BUILD_TESTS)
     osprey_require_package(Catch2_FOUND catch2 "Catch2 v2.13")
     include(Catch)
 endif()
+# PCRE2 (8-bit, with JIT): the tokenizer's pre-tokenizer regexes.
+pkg_check_modules(PCRE2 IMPORTED_TARGET libpcre2-8)
+osprey_require_package(PCRE2_FOUND libpcre2-dev "PCRE2 (libpcre2-8)")

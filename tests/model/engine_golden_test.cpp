@@ -98,3 +98,66 @@ TEST_CASE("fp32 mode matches the per-layer residual streams of tiny-a") {
         CHECK(s.max_rel() <= 1e-4);
     }
 }
+
+namespace {
+
+void check_exact(const std::string& name) {
+    const Golden g = load(name);
+    auto be = make_cpu_backend(g.weights);
+    const auto ref_prefill = read_npy_f32(golden(name) / "prefill_logits.npy");
+    const auto ref_decode = read_npy_f32(golden(name) / "decode_logits.npy");
+    const std::int64_t V = g.weights->config.vocab_size;
+    std::vector<float> prefill, decode;
+    run(*be, g, Numerics::exact, prefill, decode, ref_decode.shape[0]);
+    const auto sp = osprey::test::compare_rows(prefill.data(), ref_prefill.data.data(),
+                                               ref_prefill.shape[0], V);
+    INFO(name << " exact prefill median " << sp.quantile(0.5) << " p90 " << sp.quantile(0.9)
+              << " agreement " << sp.agreement());
+    CHECK(sp.quantile(0.5) <= 0.10);
+    CHECK(sp.quantile(0.9) <= 0.25);
+    CHECK(sp.agreement() >= 0.75);
+    const auto sd =
+        osprey::test::compare_rows(decode.data(), ref_decode.data.data(), ref_decode.shape[0], V);
+    INFO(name << " exact decode median " << sd.quantile(0.5) << " p90 " << sd.quantile(0.9)
+              << " agreement " << sd.agreement());
+    CHECK(sd.quantile(0.5) <= 0.10);
+    CHECK(sd.quantile(0.9) <= 0.25);
+    CHECK(sd.agreement() >= 0.75);
+}
+
+}  // namespace
+
+TEST_CASE("exact mode agrees statistically with the official numerics of tiny-a") {
+    check_exact("tiny-a");
+}
+
+TEST_CASE("exact mode agrees statistically with the official numerics of tiny-b") {
+    check_exact("tiny-b");
+}
+
+TEST_CASE("MTP block (exact mode) agrees statistically with tiny-a's mtp_logits") {
+    const Golden g = load("tiny-a");
+    auto be = make_cpu_backend(g.weights);
+    const auto ref = read_npy_f32(golden("tiny-a") / "mtp_logits.npy");
+    SessionOptions opts;
+    opts.numerics = Numerics::exact;
+    auto state = be->create_state(opts);
+    std::vector<float> streams;
+    ForwardRequest req;
+    req.all_logits = false;
+    req.final_streams = &streams;
+    be->forward(*state, g.prompt, req);
+    const std::int64_t P = static_cast<std::int64_t>(g.prompt.size());
+    const std::int64_t row = g.weights->config.hc_mult * g.weights->config.hidden_size;
+    const std::vector<float> inputs(streams.begin(), streams.begin() + (P - 1) * row);
+    const std::vector<std::int32_t> next(g.prompt.begin() + 1, g.prompt.end());
+    const auto logits = be->mtp_forward(*state, inputs, next);
+    REQUIRE(static_cast<std::int64_t>(logits.size()) == ref.shape[0] * ref.shape[1]);
+    const auto s =
+        osprey::test::compare_rows(logits.data(), ref.data.data(), ref.shape[0], ref.shape[1]);
+    INFO("mtp median " << s.quantile(0.5) << " p90 " << s.quantile(0.9) << " agreement "
+                       << s.agreement());
+    CHECK(s.quantile(0.5) <= 0.10);
+    CHECK(s.quantile(0.9) <= 0.25);
+    CHECK(s.agreement() >= 0.75);
+}

@@ -112,7 +112,8 @@ std::optional<SessionRecord> Sessions::find(std::string_view id) {
 }
 
 std::vector<SessionRecord> Sessions::list(int limit) {
-    auto q = db_.prepare(std::string(kSelect) + "ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?1;");
+    auto q =
+        db_.prepare(std::string(kSelect) + "ORDER BY s.updated_at DESC, s.rowid DESC LIMIT ?1;");
     q.bind(1, static_cast<std::int64_t>(limit));
     std::vector<SessionRecord> out;
     while (q.step()) {

@@ -4,6 +4,7 @@
 
 #include "agent/cli/bench_command.hpp"
 #include "agent/cli/info_commands.hpp"
+#include "agent/cli/model_commands.hpp"
 #include "agent/cli/sandbox_commands.hpp"
 #include "agent/cli/sessions_command.hpp"
 
@@ -13,6 +14,7 @@ Dispatcher make_osprey_cli() {
     Dispatcher cli("osprey", "agent runtime with an in-process DeepSeek-V4-Flash engine");
     cli.add(version_command());
     cli.add(devices_command());
+    cli.add(model_command());
     cli.add(sessions_command());
     cli.add(sandbox_command());
     cli.add(bench_command({sandbox_bench_command()}));

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "agent/cli/info_commands.hpp"
+#include "agent/cli/tool_command.hpp"
 
 namespace osprey::agent::cli {
 
@@ -10,6 +11,7 @@ Dispatcher make_osprey_cli() {
     Dispatcher cli("osprey", "agent runtime with an in-process DeepSeek-V4-Flash engine");
     cli.add(version_command());
     cli.add(devices_command());
+    cli.add(tool_command());
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

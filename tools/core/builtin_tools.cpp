@@ -1,5 +1,6 @@
 #include "tools/core/registry.hpp"
 #include "tools/files/file_tools.hpp"
+#include "tools/search/grep.hpp"
 
 namespace osprey::tools {
 
@@ -8,6 +9,7 @@ void add_todo_tool(Registry& registry);
 Registry make_default_registry() {
     Registry registry;
     add_file_tools(registry);
+    add_grep_tool(registry);
     add_todo_tool(registry);
     return registry;
 }

@@ -7,6 +7,7 @@
 #include "agent/cli/model_commands.hpp"
 #include "agent/cli/sandbox_commands.hpp"
 #include "agent/cli/sessions_command.hpp"
+#include "agent/cli/tool_command.hpp"
 
 namespace osprey::agent::cli {
 
@@ -15,6 +16,7 @@ Dispatcher make_osprey_cli() {
     cli.add(version_command());
     cli.add(devices_command());
     cli.add(model_command());
+    cli.add(tool_command());
     cli.add(sessions_command());
     cli.add(sandbox_command());
     cli.add(bench_command({sandbox_bench_command()}));

@@ -20,6 +20,9 @@ find_package(SQLite3)
 osprey_require_package(SQLite3_FOUND libsqlite3-dev "SQLite 3")
 pkg_check_modules(GIT2 IMPORTED_TARGET libgit2>=1.5)
 osprey_require_package(GIT2_FOUND libgit2-dev "libgit2 1.5+")
+# PCRE2 (8-bit, with JIT): the tokenizer's pre-tokenizer regexes and the grep tool.
+pkg_check_modules(PCRE2 IMPORTED_TARGET libpcre2-8>=10.34)
+osprey_require_package(PCRE2_FOUND libpcre2-dev "PCRE2 10.34+ (8-bit)")
 # Debian's tree-sitter.pc claims version 0.6.3 for runtime 0.20.7: do not version-check it.
 pkg_check_modules(TREE_SITTER IMPORTED_TARGET tree-sitter)
 osprey_require_package(TREE_SITTER_FOUND libtree-sitter-dev "The tree-sitter runtime")
@@ -31,6 +34,3 @@ if(OSPREY_BUILD_TESTS)
     osprey_require_package(Catch2_FOUND catch2 "Catch2 v2.13")
     include(Catch)
 endif()
-# PCRE2 (8-bit, with JIT): the tokenizer's pre-tokenizer regexes.
-pkg_check_modules(PCRE2 IMPORTED_TARGET libpcre2-8)
-osprey_require_package(PCRE2_FOUND libpcre2-dev "PCRE2 (libpcre2-8)")

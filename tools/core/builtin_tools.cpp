@@ -1,0 +1,19 @@
+#include "tools/core/registry.hpp"
+#include "tools/files/file_tools.hpp"
+#include "tools/git/git_tools.hpp"
+#include "tools/search/grep.hpp"
+
+namespace osprey::tools {
+
+void add_todo_tool(Registry& registry);
+
+Registry make_default_registry() {
+    Registry registry;
+    add_file_tools(registry);
+    add_grep_tool(registry);
+    add_git_tools(registry);
+    add_todo_tool(registry);
+    return registry;
+}
+
+}  // namespace osprey::tools

@@ -5,6 +5,7 @@
 #include "agent/cli/bench_command.hpp"
 #include "agent/cli/info_commands.hpp"
 #include "agent/cli/model_commands.hpp"
+#include "agent/cli/notes_command.hpp"
 #include "agent/cli/sandbox_commands.hpp"
 #include "agent/cli/sessions_command.hpp"
 #include "agent/cli/tool_command.hpp"
@@ -18,6 +19,7 @@ Dispatcher make_osprey_cli() {
     cli.add(model_command());
     cli.add(tool_command());
     cli.add(sessions_command());
+    cli.add(notes_command());
     cli.add(sandbox_command());
     cli.add(bench_command({sandbox_bench_command()}));
 

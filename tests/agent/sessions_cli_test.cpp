@@ -128,3 +128,32 @@ TEST_CASE("reading commands on a missing data folder create nothing") {
     CHECK(r.err.find("there are no sessions yet") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(dir.path() / "data"));
 }
+
+TEST_CASE("notes are listed, added, edited and deleted per workspace") {
+    TempDir dir;
+    const auto ws = std::filesystem::canonical(dir.path()).string();
+    const auto notes = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {OSPREY_BINARY, "notes"});
+        args.push_back("--data-dir=" + (dir.path() / "data").string());
+        args.push_back("--cwd=" + ws);
+        return run_process(args);
+    };
+    auto r = notes({"list"});
+    CHECK(r.out == "no notes for " + ws + "\n");
+    CHECK_FALSE(std::filesystem::exists(dir.path() / "data"));
+    r = notes({"add", "tests", "run", "with", "scripts/test"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "added note 1\n");
+    notes({"add", "never edit generated files"});
+    r = notes({"edit", "1", "tests: scripts/test -L unit"});
+    CHECK(r.exit_code == 0);
+    const auto list = nlohmann::json::parse(notes({"list", "--json"}).out);
+    REQUIRE(list.size() == 2);
+    CHECK(list[0]["text"] == "tests: scripts/test -L unit");
+    CHECK(notes({"delete", "2"}).out == "deleted note 2\n");
+    r = notes({"delete", "2"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("no project note #2") != std::string::npos);
+    CHECK(notes({"delete", "two"}).exit_code == 2);
+    CHECK(notes({"add"}).exit_code == 2);
+}

@@ -62,6 +62,9 @@ struct Policy {
     std::vector<std::filesystem::path> read_only;
     bool network = false;  // allow network access (a user's permission rule)
     std::vector<Requirement> require;
+    // Try namespaces (the strongest layers). false: Landlock + seccomp + rlimits only, as on a
+    // machine without user namespaces (for such machines' users, and to test that fallback).
+    bool namespaces = true;
     EnvironmentPolicy environment;
     Limits limits;
 

@@ -1027,6 +1027,7 @@ Process Process::start(const Command& command, const Policy& policy) {
     state->limits = policy.limits;
     state->context.mode = r.mode;
     state->context.workspace = r.workspace;
+    state->context.cwd = r.cwd;
     state->context.writable = r.writable;
     state->context.hidden = r.hidden;
     state->context.read_only = r.read_only;
@@ -1038,7 +1039,10 @@ Process Process::start(const Command& command, const Policy& policy) {
     const std::string exe = find_executable(command.argv[0], env);
 
     // Try the namespaces first; without them, degrade to Landlock + seccomp (or fail closed).
-    bool namespaces = confined;
+    bool namespaces = confined && policy.namespaces;
+    if (confined && !policy.namespaces) {
+        state->degraded.push_back("namespaces turned off by the policy");
+    }
     for (int attempt = 0; attempt < 2; ++attempt) {
         Prepared prep;
         prep.strings_storage.reserve(1024);

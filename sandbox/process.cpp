@@ -1336,6 +1336,9 @@ std::string Process::take_new_stdout() {
 std::string Process::take_new_stderr() {
     return state_->err_capture.take_new();
 }
+bool Process::has_new_output() const {
+    return state_->out_capture.has_new() || state_->err_capture.has_new();
+}
 
 void Process::stop(EndReason why) {
     State& s = *state_;

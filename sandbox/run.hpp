@@ -122,6 +122,7 @@ public:
     // Output produced since the last call (uncapped, for streaming to a UI or a job poll).
     std::string take_new_stdout();
     std::string take_new_stderr();
+    bool has_new_output() const;
     // Kills the whole tree now (SIGKILL to the namespace's init; the kernel kills the rest).
     void stop(EndReason why = EndReason::stopped);
     // Waits (pumping, honouring the timeout) until the end and returns the result.

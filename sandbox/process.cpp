@@ -94,7 +94,8 @@ constexpr int kMaxSlots = 32;
 
 struct ChildPlan {
     bool namespaces = false;
-    int sync_fd = -1;
+    const char* uid_map = nullptr;  // "U U 1": the user maps itself (no parent round trip)
+    const char* gid_map = nullptr;
     int status_fd = -1;
     int stdin_fd = -1;
     int out_fd = -1;
@@ -469,12 +470,22 @@ void kill_descendants_without_namespace(pid_t command) {
         }
     }
     if (plan.namespaces) {
-        char go = 0;
-        if (read(plan.sync_fd, &go, 1) != 1) {
-            _exit(125);  // the parent gave up on us
+        // A process may map its own user into the namespace it created (as `unshare -r` does).
+        const struct {
+            const char* path;
+            const char* text;
+        } maps[] = {{"/proc/self/setgroups", "deny"},
+                    {"/proc/self/uid_map", plan.uid_map},
+                    {"/proc/self/gid_map", plan.gid_map}};
+        for (const auto& m : maps) {
+            const int fd = open(m.path, O_WRONLY | O_CLOEXEC);
+            const ssize_t len = static_cast<ssize_t>(std::strlen(m.text));
+            if (fd < 0 || write(fd, m.text, static_cast<std::size_t>(len)) != len) {
+                fail(plan, "writing the user namespace map", m.path, errno);
+            }
+            close(fd);
         }
     }
-    close(plan.sync_fd);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     prctl(PR_SET_NAME, "osprey-init", 0, 0, 0);
     int slots[kMaxSlots];
@@ -509,7 +520,9 @@ void kill_descendants_without_namespace(pid_t command) {
     sigaddset(&waited, SIGTERM);
     sigprocmask(SIG_BLOCK, &waited, nullptr);
 
-    const pid_t command = static_cast<pid_t>(_Fork());
+    // vfork: no copy of the page tables (the agent's address space can be large); the child only
+    // makes system calls and then execs or _exits.
+    const pid_t command = vfork();
     if (command < 0) {
         fail(plan, "fork", nullptr, errno);
     }
@@ -1125,7 +1138,6 @@ Process Process::start(const Command& command, const Policy& policy) {
         PipePair out = make_pipe();
         PipePair err = make_pipe();
         PipePair status = make_pipe();
-        PipePair sync = make_pipe();
         Fd input(memfd_create("osprey-stdin", MFD_CLOEXEC));
         if (input.get() < 0) {
             throw SandboxError("memfd_create: " + errno_text(errno));
@@ -1142,7 +1154,12 @@ Process Process::start(const Command& command, const Policy& policy) {
             }
             lseek(input.get(), 0, SEEK_SET);
         }
-        plan.sync_fd = sync.read.get();
+        const std::string uid_map =
+            std::to_string(geteuid()) + " " + std::to_string(geteuid()) + " 1\n";
+        const std::string gid_map =
+            std::to_string(getegid()) + " " + std::to_string(getegid()) + " 1\n";
+        plan.uid_map = uid_map.c_str();
+        plan.gid_map = gid_map.c_str();
         plan.status_fd = status.write.get();
         plan.stdin_fd = input.get();
         plan.out_fd = out.write.get();
@@ -1174,35 +1191,6 @@ Process Process::start(const Command& command, const Policy& policy) {
         }
         state->pid = static_cast<pid_t>(pid);
         state->pidfd = Fd(pidfd);
-        if (namespaces) {
-            const std::string uid = std::to_string(geteuid());
-            const std::string gid = std::to_string(getegid());
-            const std::string proc = "/proc/" + std::to_string(pid);
-            auto write_file = [](const std::string& path, const std::string& text) {
-                std::ofstream f(path);
-                f << text;
-                f.flush();
-                return static_cast<bool>(f);
-            };
-            if (!write_file(proc + "/setgroups", "deny") ||
-                !write_file(proc + "/uid_map", uid + " " + uid + " 1\n") ||
-                !write_file(proc + "/gid_map", gid + " " + gid + " 1\n")) {
-                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-                siginfo_t info{};
-                waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | __WALL);
-                state->pid = -1;
-                state->pidfd.reset();
-                state->degraded.push_back(
-                    "user namespace unusable (cannot write its uid/gid map): no mount, PID or "
-                    "network namespace");
-                namespaces = false;
-                continue;
-            }
-            const char go = 1;
-            if (write(sync.write.get(), &go, 1) != 1) {
-                throw SandboxError("cannot start the sandbox: " + errno_text(errno));
-            }
-        }
         state->namespaces = namespaces;
         state->out = std::move(out.read);
         state->err = std::move(err.read);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <future>
 #include <thread>
 
 namespace osprey::sandbox {
@@ -114,10 +115,28 @@ int Jobs::start(const Command& command, const Policy& policy, std::string label)
     if (job->wake_fd < 0) {
         throw SandboxError("cannot create an eventfd for a background job");
     }
-    job->process.emplace(Process::start(command, policy));
-    job->started = job->process->started();
+    // The job's own thread starts the sandbox: the init's parent-death signal is tied to the thread
+    // that created it, and this one lives exactly as long as the job.
+    std::promise<void> started;
+    auto ready = started.get_future();
     Job* raw = job.get();
-    job->thread = std::thread([raw] { raw->pump_until_done(); });
+    job->thread = std::thread([raw, &command, &policy, &started] {
+        try {
+            raw->process.emplace(Process::start(command, policy));
+            raw->started = raw->process->started();
+            started.set_value();
+        } catch (...) {
+            started.set_exception(std::current_exception());
+            return;
+        }
+        raw->pump_until_done();
+    });
+    try {
+        ready.get();
+    } catch (...) {
+        job->thread.join();
+        throw;
+    }
     jobs_[next_id_] = job;
     return next_id_++;
 }

@@ -2,7 +2,8 @@
 // Background commands for `shell {background: true}`, `job_status` and `job_stop`: each job is a
 // sandboxed Process pumped by its own thread, so its pipes never fill while nobody polls. Polls
 // return the output produced since the previous poll; the job's whole (capped) output and how it
-// ended are in the final RunResult. Thread-safe.
+// ended are in the final RunResult. Thread-safe. Each job's sandbox is started from its own thread
+// (the init dies with the thread that created it, so jobs never depend on the caller's thread).
 
 #include <chrono>
 #include <cstddef>

@@ -503,7 +503,49 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     prep.op(Op::proc, "/proc", {}, -1, false);
 }
 
-void plan_landlock(Prepared& prep, const Resolved& r, const fs::path& tmp, int abi, bool deny_tcp) {
+// Read access to everything but the hidden paths. Landlock rules only allow, so every directory on
+// the way to a hidden path is split into its other entries (and keeps only READ_DIR itself: the
+// names in ~/.ssh stay listable, the keys unreadable). Used when no mount namespace hides them.
+void allow_read_except(Prepared& prep, const fs::path& dir, const std::vector<fs::path>& hidden,
+                       std::uint64_t read, int depth) {
+    bool splits = false;
+    for (const auto& h : hidden) {
+        if (h == dir) {
+            return;
+        }
+        splits = splits || is_within(h, dir);
+    }
+    if (!splits || depth > 32) {
+        prep.plan.rules.push_back({dir.string(), read});
+        return;
+    }
+    prep.plan.rules.push_back({dir.string(), landlock::kReadDir});
+    std::error_code ec;
+    for (const auto& entry :
+         fs::directory_iterator(dir, fs::directory_options::skip_permission_denied, ec)) {
+        const fs::path p = entry.path();
+        if (entry.is_symlink(ec)) {
+            // A rule on a link applies to its target: never one that leads to a secret.
+            const fs::path target = fs::weakly_canonical(p, ec);
+            if (ec || std::any_of(hidden.begin(), hidden.end(), [&](const fs::path& h) {
+                    return is_within(target, h) || is_within(h, target);
+                })) {
+                continue;
+            }
+            prep.plan.rules.push_back({p.string(), read});
+            continue;
+        }
+        if (entry.is_directory(ec)) {
+            allow_read_except(prep, p, hidden, read, depth + 1);
+        } else if (std::none_of(hidden.begin(), hidden.end(),
+                                [&](const fs::path& h) { return h == p; })) {
+            prep.plan.rules.push_back({p.string(), read});
+        }
+    }
+}
+
+void plan_landlock(Prepared& prep, const Resolved& r, const fs::path& tmp, int abi, bool deny_tcp,
+                   bool hide_secrets) {
     using namespace landlock;
     const std::uint64_t read = kExecute | kReadFile | kReadDir;
     const std::uint64_t all = fs_rights(abi);
@@ -512,7 +554,18 @@ void plan_landlock(Prepared& prep, const Resolved& r, const fs::path& tmp, int a
     auto rule = [&](const std::string& path, std::uint64_t access) {
         prep.plan.rules.push_back({path, access});
     };
-    rule("/", read);
+    if (hide_secrets) {
+        std::vector<fs::path> hidden;
+        for (const auto& h : r.hidden) {
+            std::error_code ec;
+            if (fs::exists(fs::symlink_status(h, ec))) {
+                hidden.push_back(fs::weakly_canonical(h, ec));
+            }
+        }
+        allow_read_except(prep, "/", hidden, read, 0);
+    } else {
+        rule("/", read);
+    }
     for (const auto& w : r.writable) {
         rule(w.string(), all);
     }
@@ -629,7 +682,7 @@ Process Process::start(const Command& command, const Policy& policy) {
             plan_mounts(prep, r, policy.limits.private_tmp_bytes);
         }
         if (confined && abi > 0) {
-            plan_landlock(prep, r, tmp, abi, !policy.network && !namespaces);
+            plan_landlock(prep, r, tmp, abi, !policy.network && !namespaces, !namespaces);
             plan.landlock_abi = abi;
             plan.landlock_fatal = !namespaces && policy.demands(Requirement::fs);
         }
@@ -778,8 +831,8 @@ Process Process::start(const Command& command, const Policy& policy) {
                 "TCP rules (ABI 4)");
         }
         state->degraded.push_back(
-            "secrets are not hidden and .git is writable (no mount "
-            "namespace); /tmp is replaced by " +
+            "no mount namespace: secrets are unreadable (Landlock) but their names listable, "
+            ".git is writable, /tmp is replaced by " +
             state->private_tmp.string());
         if (abi == 0) {
             state->degraded.push_back("no filesystem confinement: Landlock is unavailable");

@@ -97,7 +97,9 @@ struct RunResult {
     std::string explain() const;
 };
 
-// A started sandboxed command. Move-only; the destructor stops the tree if it still runs.
+// A started sandboxed command. Move-only; the destructor stops the tree if it still runs. The
+// sandbox dies with the thread that started it (parent-death signal): start it from a thread that
+// outlives it (Jobs starts each job from the job's own thread).
 // Async use: wait for readability on stdout_fd()/stderr_fd() and pidfd(), call pump() when one is
 // readable, and finish() (which no longer blocks) once done() is true.
 class Process {

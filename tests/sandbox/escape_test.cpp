@@ -304,19 +304,22 @@ TEST_CASE("escape: mount, unshare and chroot are denied", "[escape]") {
     }
 }
 
-TEST_CASE("escape: without namespaces Landlock still confines writes and says so",
+TEST_CASE("escape: without namespaces Landlock still confines writes, hides keys and says so",
           "[escape][fallback]") {
     Scene s;
     REQUIRE_LAYER(landlock_available(), "Landlock is not supported by this kernel");
     s.policy.namespaces = false;
     const auto r = s.sh(
         "echo pwned > /etc/osprey-escape-test; echo pwned > \"$HOME/pwned\"; "
-        "echo ok > inside.txt; echo t > \"$TMPDIR/t\" && cat \"$TMPDIR/t\"");
+        "echo ok > inside.txt; echo t > \"$TMPDIR/t\" && cat \"$TMPDIR/t\"; "
+        "cat ~/.ssh/id_ed25519 ~/.aws/credentials");
     CHECK_FALSE(fs::exists("/etc/osprey-escape-test"));
     CHECK_FALSE(fs::exists(s.home.path() / "pwned"));
     CHECK(read_file(s.workspace.path() / "inside.txt") == "ok\n");
     CHECK(r.out == "t\n");
+    CHECK(r.err.find("FAKE") == std::string::npos);
     CHECK(has_denial(r, "fs-write"));
+    CHECK(has_denial(r, "secret"));
     CHECK_FALSE(r.degraded.empty());
 }
 

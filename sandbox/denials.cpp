@@ -203,8 +203,9 @@ void add_denials(RunResult& r, const DenialContext& c) {
                 break;
             }
         }
-        for (const char* marker : {"Cannot allocate memory", "MemoryError", "std::bad_alloc",
-                                   "out of memory", "Out of memory"}) {
+        for (const char* marker :
+             {"Cannot allocate memory", "MemoryError", "std::bad_alloc", "out of memory",
+              "Out of memory", "ReserveShadowMemoryRange", "failed to allocate"}) {
             if (contains(line, marker) && c.limits.memory_bytes > 0) {
                 if (r.reason == EndReason::exited || r.reason == EndReason::signaled) {
                     r.reason = EndReason::memory_cap;

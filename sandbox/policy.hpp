@@ -72,7 +72,8 @@ struct Policy {
 };
 
 // ~/.ssh, ~/.aws, ~/.config/gcloud, ~/.netrc, ~/.gnupg, plus a few more credential stores
-// (~/.docker/config.json, ~/.kube, ~/.git-credentials, ~/.npmrc, ~/.pypirc).
+// (~/.docker (credentials, rootless daemon socket), ~/.kube, ~/.git-credentials, ~/.npmrc,
+// ~/.pypirc).
 std::vector<std::filesystem::path> default_hidden_paths(const std::filesystem::path& home);
 
 // Workspace-relative paths that stay read-only under workspace-write.

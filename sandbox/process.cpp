@@ -420,7 +420,21 @@ Resolved resolve(const Command& command, const Policy& policy,
 // The mount plan: a read-only view of the host, a private /tmp and a minimal /dev, the writable
 // paths bound back read-write, protected paths read-only again, secrets covered.
 void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
-    const fs::path tmp = "/tmp";
+    // Replaced by fresh tmpfs: /tmp (private temp) and /run (host daemons' sockets: docker,
+    // postgres, dbus, the user's session; a read-only bind does not stop connect()).
+    std::vector<fs::path> covered_roots = {"/tmp"};
+    std::error_code run_ec;
+    if (fs::is_directory(fs::symlink_status("/run", run_ec))) {
+        covered_roots.emplace_back("/run");
+    }
+    auto covering_root = [&](const fs::path& p) -> std::optional<fs::path> {
+        for (const auto& root : covered_roots) {
+            if (p != root && is_within(p, root)) {
+                return root;
+            }
+        }
+        return std::nullopt;
+    };
     prep.op(Op::private_root, "/");
     std::vector<std::pair<fs::path, int>> writable_slots;
     std::vector<std::pair<fs::path, int>> readonly_slots;
@@ -432,7 +446,7 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     // scratch folders, the workspace under read-only.
     std::vector<fs::path> reexpose;
     for (const auto& p : {r.home, r.cwd, r.workspace}) {
-        if (!p.empty() && p != tmp && is_within(p, tmp)) {
+        if (!p.empty() && covering_root(p)) {
             const bool covered = std::any_of(r.writable.begin(), r.writable.end(),
                                              [&](const fs::path& w) { return is_within(p, w); }) ||
                                  std::any_of(reexpose.begin(), reexpose.end(),
@@ -455,6 +469,11 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     }
     prep.op(Op::readonly_root, "/");
     prep.op(Op::tmpfs, "/tmp", "mode=1777,size=" + std::to_string(tmp_bytes));
+    if (covered_roots.size() > 1) {
+        prep.op(Op::tmpfs, "/run", "mode=755,size=1m");
+        prep.op(Op::mkdir, "/run/lock");
+        prep.op(Op::symlink, "/run/shm", "/dev/shm", -1, false);
+    }
     // /dev: only harmless nodes (the host's /dev has disks and consoles).
     prep.op(Op::tmpfs, "/dev", "mode=755,size=64k");
     for (const auto& [node, slot] : dev_slots) {
@@ -472,8 +491,8 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     prep.op(Op::symlink, "/dev/stderr", "/proc/self/fd/2", -1, false);
     prep.op(Op::readonly, "/dev", {}, -1, false);
     auto attach = [&](const fs::path& p, int slot) {
-        if (is_within(p, tmp) && p != tmp) {
-            prep.mkdirs(p, tmp);
+        if (const auto root = covering_root(p)) {
+            prep.mkdirs(p, *root);
         }
         prep.op(Op::attach, p.string(), {}, slot);
     };
@@ -832,7 +851,7 @@ Process Process::start(const Command& command, const Policy& policy) {
         }
         state->degraded.push_back(
             "no mount namespace: secrets are unreadable (Landlock) but their names listable, "
-            ".git is writable, /tmp is replaced by " +
+            ".git is writable, host sockets under /run stay reachable, /tmp is replaced by " +
             state->private_tmp.string());
         if (abi == 0) {
             state->degraded.push_back("no filesystem confinement: Landlock is unavailable");

@@ -12,8 +12,11 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -213,6 +216,33 @@ TEST_CASE("escape: connecting to a TCP listener on the host's 127.0.0.1 fails", 
     // And the listener saw nothing.
     CHECK(accept(listener, nullptr, nullptr) < 0);
     close(listener);
+}
+
+TEST_CASE("escape: host daemon sockets under /run are out of reach", "[escape]") {
+    Scene s;
+    REQUIRE_LAYER(report().workspace_write.mount_namespace, "no mount namespace (private /run)");
+    const std::string py = python();
+    REQUIRE_LAYER(!py.empty(), "python3 is not installed");
+    // A stand-in for docker.sock / postgres / dbus: a Unix listener in the host's /run.
+    const std::string path = "/run/osprey-escape-" + std::to_string(getpid()) + ".sock";
+    const int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        close(listener);
+        WARN("SKIP: cannot create a socket in /run here (not root?)");
+        return;
+    }
+    REQUIRE(listen(listener, 4) == 0);
+    chmod(path.c_str(), 0777);
+    const auto r = s.sh(py + " -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('" +
+                        path + "'); print('connected')\"");
+    CHECK(r.out.find("connected") == std::string::npos);
+    CHECK(accept(listener, nullptr, nullptr) < 0);
+    close(listener);
+    unlink(path.c_str());
 }
 
 TEST_CASE("escape: DNS names do not resolve", "[escape]") {

@@ -740,7 +740,11 @@ Process Process::start(const Command& command, const Policy& policy) {
         PipePair out = make_pipe();
         PipePair err = make_pipe();
         PipePair status = make_pipe();
-        Fd input = memfd_with("osprey-stdin", command.stdin_data);
+        Fd input = command.stdin_fd >= 0 ? Fd(fcntl(command.stdin_fd, F_DUPFD_CLOEXEC, 10))
+                                         : memfd_with("osprey-stdin", command.stdin_data);
+        if (input.get() < 0) {
+            throw SandboxError("cannot pass stdin to the command: " + errno_text(errno));
+        }
         Fd plan_fd = memfd_with("osprey-sandbox-plan", init::serialize(plan));
 
         const std::string uid = std::to_string(geteuid());

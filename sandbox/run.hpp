@@ -32,6 +32,7 @@ struct Command {
     std::vector<std::string> argv;  // argv[0] is looked up on the (scrubbed) PATH unless it has '/'
     std::filesystem::path cwd;      // empty: the workspace
     std::string stdin_data;         // what the command reads on stdin (default: nothing)
+    int stdin_fd = -1;  // or this descriptor (e.g. the CLI's own stdin), duplicated; -1: stdin_data
     // The environment before scrubbing ("NAME=value"); nullopt: this process's environment.
     std::optional<std::vector<std::string>> environment;
     // Set after scrubbing (the caller vouches for them): e.g. "OSPREY_JOB=3".

@@ -115,6 +115,7 @@ int run_sandboxed(const Args& args, Io& io) {
     const sandbox::Policy policy = policy_from(args);
     sandbox::Command command;
     command.argv = args.positionals();
+    command.stdin_fd = STDIN_FILENO;  // pipes and here-docs into `osprey sandbox run` reach CMD
     if (auto cwd = args.value("--cwd")) {
         command.cwd = fs::absolute(*cwd);
     }

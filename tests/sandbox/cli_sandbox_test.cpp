@@ -33,6 +33,15 @@ TEST_CASE("osprey sandbox run passes output and exit status through and explains
     CHECK(r.err.find("denied (fs-write): write to /etc/osprey-cli-x") != std::string::npos);
 }
 
+TEST_CASE("osprey sandbox run passes its stdin to the command") {
+    TempDir ws;
+    const std::string script = "printf 'piped input\\n' | '" + std::string(OSPREY_BINARY) +
+                               "' sandbox run --cwd '" + ws.path().string() + "' -- tr a-z A-Z";
+    const auto r = run_process({"/bin/sh", "-c", script});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "PIPED INPUT\n");
+}
+
 TEST_CASE("osprey sandbox run: timeout exits 124, bad usage exits 2, a missing mechanism 1") {
     TempDir ws;
     const auto t = run_process({OSPREY_BINARY, "sandbox", "run", "--cwd", ws.path().string(),

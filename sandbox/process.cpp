@@ -354,6 +354,12 @@ struct Process::State {
     explicit State(const Limits& l) : out_capture(l.output_bytes), err_capture(l.output_bytes) {}
     ~State() {
         if (pid > 0 && !exited) {
+            if (!namespaces) {
+                // Without a PID namespace only init knows the tree: let it kill it first.
+                syscall(SYS_pidfd_send_signal, pidfd.get(), SIGTERM, nullptr, 0);
+                pollfd pfd{pidfd.get(), POLLIN, 0};
+                poll(&pfd, 1, 1000);
+            }
             syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
             siginfo_t info{};
             waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | __WALL);

@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <fstream>
+#include <thread>
 
 #include "sandbox/run.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -168,4 +169,35 @@ TEST_CASE("a process can be driven asynchronously through its descriptors") {
     streamed += proc.take_new_stdout();
     CHECK(streamed == "one\ntwo\n");
     CHECK(proc.finish().ok());
+}
+
+TEST_CASE("dropping a running Process kills its whole tree, with or without namespaces") {
+    for (const bool namespaces : {true, false}) {
+        INFO("namespaces " << namespaces);
+        TempDir ws;
+        Policy p = policy_for(ws.path());
+        p.namespaces = namespaces;
+        const auto marker = ws.path() / "survived";
+        {
+            Process proc = Process::start(Command::shell("setsid sh -c 'sleep 1; echo x > " +
+                                                         marker.string() + "' & sleep 30"),
+                                          p);
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        CHECK_FALSE(std::filesystem::exists(marker));
+    }
+}
+
+TEST_CASE("without namespaces a timeout still kills setsid-detached children") {
+    TempDir ws;
+    Policy p = policy_for(ws.path());
+    p.namespaces = false;
+    p.limits.timeout = std::chrono::milliseconds(500);
+    const auto marker = ws.path() / "survived";
+    const auto r = run(
+        Command::shell("setsid sh -c 'sleep 1; echo x > " + marker.string() + "' & sleep 30"), p);
+    CHECK(r.reason == EndReason::timeout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    CHECK_FALSE(std::filesystem::exists(marker));
 }

@@ -143,10 +143,20 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
 }
 
 int cap_last() {
-    std::ifstream in("/proc/sys/kernel/cap_last_cap");
-    int v = 40;
-    in >> v;
-    return v;
+    static const int last = [] {
+        std::ifstream in("/proc/sys/kernel/cap_last_cap");
+        int v = 40;
+        in >> v;
+        return v;
+    }();
+    return last;
+}
+
+// Compiled once per process for each variant (immutable afterwards).
+const SeccompProgram& seccomp_program(bool deny_inet_sockets) {
+    static const SeccompProgram with_inet = build_seccomp_program(false);
+    static const SeccompProgram without_inet = build_seccomp_program(true);
+    return deny_inet_sockets ? without_inet : with_inet;
 }
 
 int landlock_abi_cached() {
@@ -213,7 +223,8 @@ __attribute__((no_sanitize_address, no_sanitize_undefined)) int spawn_child(void
         }
         __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
         __user_cap_data_struct data[2]{};
-        if (syscall(SYS_capget, &header, data) == 0) {
+        // Root keeps its capabilities across the exec anyway (uid 0 inside).
+        if (geteuid() != 0 && syscall(SYS_capget, &header, data) == 0) {
             data[0].inheritable = data[0].permitted;
             data[1].inheritable = data[1].permitted;
             syscall(SYS_capset, &header, data);
@@ -712,7 +723,7 @@ Process Process::start(const Command& command, const Policy& policy) {
             plan.landlock_fatal = !namespaces && policy.demands(Requirement::fs);
         }
         if (confined) {
-            const SeccompProgram seccomp = build_seccomp_program(!policy.network && !namespaces);
+            const SeccompProgram& seccomp = seccomp_program(!policy.network && !namespaces);
             if (seccomp.empty() && policy.demands(Requirement::seccomp)) {
                 throw SandboxError("the sandbox requires seccomp, which is unavailable: " +
                                    seccomp.error);

@@ -291,11 +291,7 @@ struct Exec {
     if (!plan.namespaces) {
         setsid();  // its own process group, so init can kill the group and stay alive
     }
-    for (int sig = 1; sig < NSIG; ++sig) {
-        if (sig != SIGKILL && sig != SIGSTOP) {
-            signal(sig, SIG_DFL);
-        }
-    }
+    // Dispositions are already the defaults (init reset them); only the mask needed undoing.
     if (dup2(kStdinFd, 0) < 0 || dup2(kStdoutFd, 1) < 0 || dup2(kStderrFd, 2) < 0) {
         fail(plan, "redirecting stdio", nullptr, errno);
     }
@@ -477,7 +473,7 @@ void kill_descendants_without_namespace(pid_t command) {
         }
         if (watchdog) {
             const long n = count_processes(proc_fd);
-            if (n > plan.max_processes) {
+            if (n >= plan.max_processes) {  // at the cap, forks fail: end it
                 too_many = n;
                 break;
             }

@@ -282,7 +282,9 @@ TEST_CASE("escape: a fork bomb is bounded and the host stays fine", "[escape]") 
     s.policy.limits.timeout = std::chrono::seconds(30);
     const auto start = std::chrono::steady_clock::now();
     const auto r = s.sh("bomb() { bomb | bomb & }; bomb; sleep 20");
-    CHECK(r.reason == EndReason::process_cap);
+    // The watchdog ends the run at the cap (as root, where RLIMIT_NPROC does not apply); for
+    // other users RLIMIT_NPROC refuses the forks first. Either way it is bounded and explained.
+    CHECK((r.reason == EndReason::process_cap || has_denial(r, "process-cap")));
     CHECK(has_denial(r, "process-cap"));
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
     // The host can still start processes.

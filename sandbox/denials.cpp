@@ -133,6 +133,18 @@ void add_denials(RunResult& r, const DenialContext& c) {
         if (tool_line) {
             continue;
         }
+        // Without a network namespace seccomp refuses Internet sockets and Landlock TCP connects.
+        if (!c.network &&
+            (contains(line, "socket") || contains(line, "/dev/tcp/") ||
+             contains(line, "/dev/udp/") || contains(line, "connect")) &&
+            (contains(line, "Operation not permitted") || contains(line, "Permission denied"))) {
+            add(r, {"network", "network access (" + line + ")",
+                    "no network in this policy: the sandbox denies Internet sockets (seccomp) and "
+                    "TCP connect/bind (Landlock)",
+                    "the user can allow network access (policy network: true, `osprey sandbox run "
+                    "--network`)"});
+            continue;
+        }
         if (const auto at = line.find("Read-only file system"); at != std::string::npos) {
             const std::string path = path_in(line, at, c.cwd);
             if (secret(path)) {

@@ -71,6 +71,12 @@ TEST_CASE("hidden secrets, blocked system calls and the network are told apart")
                                             "network:network access (Could not resolve)"});
 }
 
+TEST_CASE("a refused socket is a network denial, not a generic system call") {
+    RunResult r = with_stderr("/bin/bash: socket: Operation not permitted\n");
+    add_denials(r, context());
+    CHECK(only(r).kind == "network");
+}
+
 TEST_CASE("memory exhaustion becomes the memory cap; full policy explains nothing") {
     RunResult r = with_stderr("MemoryError\n");
     add_denials(r, context());

@@ -107,6 +107,10 @@ TEST_CASE("git status works on the read-only .git", "[development]") {
     CHECK(r.out.find(" M tracked.txt") != std::string::npos);
     CHECK(r.out.find("?? new.txt") != std::string::npos);
     // Writing git commands are refused (read-only .git) and explained.
+    if (!r.protection.mount_namespace) {
+        WARN("SKIP: no mount namespace here: .git is not read-only (see osprey sandbox check)");
+        return;
+    }
     const auto commit = p.sh("git add new.txt");
     CHECK_FALSE(commit.ok());
     bool explained = false;

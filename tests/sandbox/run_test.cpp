@@ -136,7 +136,10 @@ TEST_CASE("credentials never reach a confined command; set_environment does") {
     CHECK(r.out.find("RANDOM_VAR") == std::string::npos);
     CHECK(r.out.find("LANG=C\n") != std::string::npos);
     CHECK(r.out.find("OSPREY_JOB=7\n") != std::string::npos);
-    CHECK(r.out.find("TMPDIR=/tmp\n") != std::string::npos);
+    // The private temp dir: /tmp itself in a mount namespace, a private folder without one.
+    CHECK(r.out.find(r.protection.mount_namespace
+                         ? "TMPDIR=/tmp\n"
+                         : "TMPDIR=/tmp/osprey-sandbox-") != std::string::npos);
 }
 
 TEST_CASE("a missing workspace or command is a SandboxError naming it") {

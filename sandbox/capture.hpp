@@ -20,6 +20,7 @@ public:
     std::string text() const;
     // What arrived since the last call (its own cap: older unread bytes are dropped with a marker).
     std::string take_new();
+    bool has_new() const { return !fresh_.empty() || fresh_dropped_ > 0; }
 
 private:
     std::uint64_t kept() const { return head_.size() + tail_.size(); }

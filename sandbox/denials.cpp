@@ -31,32 +31,34 @@ std::vector<std::string> lines_of(const std::string& text) {
     return out;
 }
 
-// The path a message like "touch: cannot touch '/etc/x': Read-only file system" or
-// "bash: line 1: /etc/x: Read-only file system" names: the last absolute or quoted path before the
-// error text.
-std::string path_in(const std::string& line, std::size_t error_at) {
-    const std::string head = line.substr(0, error_at);
-    std::string best;
-    for (std::size_t i = 0; i < head.size(); ++i) {
-        const bool quoted = head[i] == '\'' || head[i] == '"' || head[i] == '`';
-        const std::size_t start = quoted ? i + 1 : i;
-        if (start >= head.size()) {
-            break;
-        }
-        if (!quoted && !(head[i] == '/' && (i == 0 || head[i - 1] == ' '))) {
-            continue;
-        }
-        std::size_t end = start;
-        while (end < head.size() && head[end] != '\'' && head[end] != '"' && head[end] != '`' &&
-               head[end] != ':' && head[end] != ' ') {
-            ++end;
-        }
-        if (end > start && (head[start] == '/' || quoted)) {
-            best = head.substr(start, end - start);
-        }
-        i = end;
+// The path a message like "touch: cannot touch '/etc/x': Read-only file system",
+// "bash: line 1: /etc/x: Read-only file system" or "sh: 1: cannot create x/y: ..." names: the
+// token right before the error text (quoted or not), made absolute against the working directory.
+std::string path_in(const std::string& line, std::size_t error_at, const fs::path& cwd) {
+    std::string head = line.substr(0, error_at);
+    while (!head.empty() && (head.back() == ' ' || head.back() == ':')) {
+        head.pop_back();
     }
-    return best;
+    std::string token;
+    if (!head.empty() && (head.back() == '\'' || head.back() == '"' || head.back() == '`')) {
+        const char quote = head.back();
+        head.pop_back();
+        const auto open = head.rfind(quote == '`' ? '\'' : quote);
+        const auto open_tick = head.rfind('`');
+        const auto start = open == std::string::npos ? open_tick : open;
+        token = start == std::string::npos ? head : head.substr(start + 1);
+    } else {
+        const auto space = head.rfind(' ');
+        token = space == std::string::npos ? head : head.substr(space + 1);
+    }
+    if (token.empty() || token.find('/') == std::string::npos) {
+        // A bare word ("bash", "line 1") is no path unless it names a file in the cwd.
+        if (token.empty() || token == head || token.find('.') == std::string::npos) {
+            return {};
+        }
+    }
+    const fs::path p(token);
+    return (p.is_absolute() ? p : cwd / p).lexically_normal().string();
 }
 
 std::string join_paths(const std::vector<fs::path>& paths) {
@@ -82,19 +84,77 @@ void add_denials(RunResult& r, const DenialContext& c) {
     const std::string writable = join_paths(c.writable);
     const std::string text = r.err + "\n" + r.out;
     const bool confined = c.mode != Mode::full;
+    auto within_any = [](const std::string& path, const std::vector<fs::path>& dirs) {
+        return std::find_if(dirs.begin(), dirs.end(),
+                            [&](const fs::path& d) { return !path.empty() && is_within(path, d); });
+    };
+    auto secret = [&](const std::string& path) {
+        const auto hidden = within_any(path, c.hidden);
+        if (hidden == c.hidden.end()) {
+            return false;
+        }
+        add(r, {"secret", "access to " + path,
+                hidden->string() + " is hidden inside the sandbox (credentials never reach "
+                                   "commands)",
+                "not allowed in confined policies; the user can run the command themselves"});
+        return true;
+    };
+    auto syscall_denial = [&](const std::string& line) {
+        std::string call;
+        for (const auto& name : denied_syscalls()) {
+            if (line.find(name) != std::string::npos && name.size() > call.size()) {
+                call = name;
+            }
+        }
+        add(r, {"syscall", call.empty() ? "a privileged operation (" + line + ")" : call,
+                "the sandbox's seccomp filter denies " +
+                    (call.empty() ? std::string("privileged system calls") : call) +
+                    " (ptrace, mount, namespaces, chroot, kexec, bpf, keyctl, module loading, "
+                    "...) and commands run without capabilities",
+                "not allowed in confined policies; the user can approve policy full"});
+    };
     for (const std::string& line : lines_of(text)) {
         if (!confined) {
             break;
         }
+        // Tools whose only job is a denied system call report it in their own words.
+        bool tool_line = false;
+        for (const char* tool : {"mount", "umount", "unshare", "chroot", "nsenter", "strace", "gdb",
+                                 "pivot_root", "ptrace", "insmod", "modprobe", "kexec"}) {
+            const std::string prefix = std::string(tool) + ":";
+            if (line.rfind(prefix, 0) == 0 &&
+                (contains(line, "ermission denied") || contains(line, "not permitted") ||
+                 contains(line, "must be superuser"))) {
+                syscall_denial(line);
+                tool_line = true;
+                break;
+            }
+        }
+        if (tool_line) {
+            continue;
+        }
+        // Without a network namespace seccomp refuses Internet sockets and Landlock TCP connects.
+        if (!c.network &&
+            (contains(line, "socket") || contains(line, "/dev/tcp/") ||
+             contains(line, "/dev/udp/") || contains(line, "connect")) &&
+            (contains(line, "Operation not permitted") || contains(line, "Permission denied"))) {
+            add(r, {"network", "network access (" + line + ")",
+                    "no network in this policy: the sandbox denies Internet sockets (seccomp) and "
+                    "TCP connect/bind (Landlock)",
+                    "the user can allow network access (policy network: true, `osprey sandbox run "
+                    "--network`)"});
+            continue;
+        }
         if (const auto at = line.find("Read-only file system"); at != std::string::npos) {
-            const std::string path = path_in(line, at);
+            const std::string path = path_in(line, at, c.cwd);
+            if (secret(path)) {
+                continue;
+            }
             Denial d;
             d.kind = "fs-write";
             d.what = "write to " +
                      (path.empty() ? std::string("a path outside the writable area") : path);
-            const auto protected_it = std::find_if(
-                c.read_only.begin(), c.read_only.end(),
-                [&](const fs::path& p) { return !path.empty() && is_within(path, p); });
+            const auto protected_it = within_any(path, c.read_only);
             if (protected_it != c.read_only.end()) {
                 d.why = protected_it->string() + " stays read-only under " +
                         std::string(to_string(c.mode)) +
@@ -118,51 +178,26 @@ void add_denials(RunResult& r, const DenialContext& c) {
             continue;
         }
         if (const auto at = line.find("Permission denied"); at != std::string::npos) {
-            const std::string path = path_in(line, at);
-            if (!path.empty() && path.front() == '/' &&
-                !std::any_of(c.writable.begin(), c.writable.end(),
-                             [&](const fs::path& w) { return is_within(path, w); })) {
+            const std::string path = path_in(line, at, c.cwd);
+            if (secret(path)) {
+                continue;
+            }
+            if (!path.empty() && within_any(path, c.writable) == c.writable.end()) {
                 add(r, {"fs-write", "access to " + path,
                         "the sandbox's Landlock rules allow writes only to " +
-                            (writable.empty() ? std::string("the private /tmp")
-                                              : writable + " and the private /tmp"),
+                            (writable.empty() ? std::string("the private temp folder")
+                                              : writable + " and the private temp folder"),
                         "the user can add a permission rule making " + path +
                             " writable, or approve policy full"});
             }
             continue;
         }
         if (const auto at = line.find("No such file or directory"); at != std::string::npos) {
-            const std::string path = path_in(line, at);
-            const auto hidden = std::find_if(
-                c.hidden.begin(), c.hidden.end(),
-                [&](const fs::path& h) { return !path.empty() && is_within(path, h); });
-            if (hidden != c.hidden.end()) {
-                add(r, {"secret", "read " + path,
-                        hidden->string() + " is hidden inside the sandbox (credentials never reach "
-                                           "commands)",
-                        "not allowed in confined policies; the user can run the command "
-                        "themselves"});
-            }
+            secret(path_in(line, at, c.cwd));
             continue;
         }
         if (contains(line, "Operation not permitted")) {
-            std::string call;
-            for (const auto& name : denied_syscalls()) {
-                if (line.find(name) != std::string::npos && name.size() > call.size()) {
-                    call = name;
-                }
-            }
-            for (const char* tool : {"unshare", "chroot", "mount", "strace", "gdb", "nsenter"}) {
-                if (call.empty() && contains(line, tool)) {
-                    call = tool;
-                }
-            }
-            add(r, {"syscall", call.empty() ? "a system call (" + line + ")" : call,
-                    "the sandbox's seccomp filter denies " +
-                        (call.empty() ? std::string("privileged system calls") : call) +
-                        " (ptrace, mount, namespaces, kexec, bpf, keyctl, module loading, ...) and "
-                        "commands run without capabilities",
-                    "not allowed in confined policies; the user can approve policy full"});
+            syscall_denial(line);
             continue;
         }
         for (const char* marker :
@@ -180,8 +215,9 @@ void add_denials(RunResult& r, const DenialContext& c) {
                 break;
             }
         }
-        for (const char* marker : {"Cannot allocate memory", "MemoryError", "std::bad_alloc",
-                                   "out of memory", "Out of memory"}) {
+        for (const char* marker :
+             {"Cannot allocate memory", "MemoryError", "std::bad_alloc", "out of memory",
+              "Out of memory", "ReserveShadowMemoryRange", "failed to allocate"}) {
             if (contains(line, marker) && c.limits.memory_bytes > 0) {
                 if (r.reason == EndReason::exited || r.reason == EndReason::signaled) {
                     r.reason = EndReason::memory_cap;

@@ -15,6 +15,7 @@ namespace osprey::sandbox {
 struct DenialContext {
     Mode mode = Mode::workspace_write;
     std::filesystem::path workspace;
+    std::filesystem::path cwd;  // relative paths in error messages are resolved against it
     std::vector<std::filesystem::path> writable;
     std::vector<std::filesystem::path> hidden;
     std::vector<std::filesystem::path> read_only;

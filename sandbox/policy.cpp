@@ -56,7 +56,7 @@ bool Policy::demands(Requirement r) const {
 std::vector<std::filesystem::path> default_hidden_paths(const std::filesystem::path& home) {
     std::vector<std::filesystem::path> out;
     for (const char* rel :
-         {".ssh", ".aws", ".config/gcloud", ".netrc", ".gnupg", ".docker/config.json", ".kube",
+         {".ssh", ".aws", ".config/gcloud", ".netrc", ".gnupg", ".docker", ".kube",
           ".git-credentials", ".npmrc", ".pypirc", ".config/osprey/secrets"}) {
         out.push_back(home / rel);
     }

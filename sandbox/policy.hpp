@@ -62,6 +62,9 @@ struct Policy {
     std::vector<std::filesystem::path> read_only;
     bool network = false;  // allow network access (a user's permission rule)
     std::vector<Requirement> require;
+    // Try namespaces (the strongest layers). false: Landlock + seccomp + rlimits only, as on a
+    // machine without user namespaces (for such machines' users, and to test that fallback).
+    bool namespaces = true;
     EnvironmentPolicy environment;
     Limits limits;
 
@@ -69,7 +72,8 @@ struct Policy {
 };
 
 // ~/.ssh, ~/.aws, ~/.config/gcloud, ~/.netrc, ~/.gnupg, plus a few more credential stores
-// (~/.docker/config.json, ~/.kube, ~/.git-credentials, ~/.npmrc, ~/.pypirc).
+// (~/.docker (credentials, rootless daemon socket), ~/.kube, ~/.git-credentials, ~/.npmrc,
+// ~/.pypirc).
 std::vector<std::filesystem::path> default_hidden_paths(const std::filesystem::path& home);
 
 // Workspace-relative paths that stay read-only under workspace-write.

@@ -26,6 +26,10 @@ bool ProbeReport::fully_protected() const {
            p.landlock_abi > 0 && p.no_new_privs;
 }
 
+bool landlock_available() {
+    return landlock::abi_version() > 0;
+}
+
 ProbeReport probe() {
     ProbeReport report;
     utsname u{};

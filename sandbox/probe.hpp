@@ -28,6 +28,9 @@ struct ProbeReport {
 
 ProbeReport probe();
 
+// Whether the kernel supports Landlock at all (cheap: one system call).
+bool landlock_available();
+
 // The human-readable report printed by `osprey sandbox check` and at the start of the escape suite.
 std::string format_report(const ProbeReport& report);
 

@@ -1,31 +1,20 @@
-// Starting and supervising a sandboxed command tree.
+// Starting and supervising a sandboxed command tree (the parent side).
 //
-// The parent prepares everything (strings, the mount plan, the compiled seccomp program) and then
-// clones a child into new user, mount, PID, network, IPC and UTS namespaces. That child becomes
-// the namespace's init: it builds the filesystem view, forks the command, reaps, enforces the
-// process cap, and when the command exits kills whatever is left. Killing init (SIGKILL) makes
-// the kernel kill every process of the namespace, which is how a timeout ends the whole tree,
-// setsid-detached daemons included.
-//
-// The child runs after a raw clone of a possibly multi-threaded process: it must not allocate or
-// take locks, so it only makes system calls on data the parent prepared.
+// Process::start decides everything (the mount plan, Landlock rules, the compiled seccomp program,
+// rlimits) into an init::Plan, then clone()s with CLONE_VM | CLONE_VFORK into new user, mount,
+// PID, network, IPC and UTS namespaces; the child maps its user, keeps its capabilities for the
+// namespace and execs the embedded init program (sandbox/init/sandbox_init.cpp) from a memfd. The
+// agent's address space is never copied (no page-table copy, no copy-on-write faults while a
+// command runs). The rest is supervision: non-blocking pipes, a pidfd, the deadline, output caps.
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/sched.h>
-#include <linux/seccomp.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,9 +29,15 @@
 
 #include "sandbox/capture.hpp"
 #include "sandbox/denials.hpp"
+#include "sandbox/init/plan.hpp"
+#include "sandbox/init_program.hpp"
 #include "sandbox/landlock.hpp"
 #include "sandbox/run.hpp"
 #include "sandbox/seccomp_filter.hpp"
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 extern char** environ;
 
@@ -51,541 +46,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// ------------------------------------------------------------------------------------------------
-// The plan the child follows (plain data; every pointer refers to storage owned by the parent).
-
-enum class Op {
-    private_root,   // make every mount private (nothing propagates back to the host)
-    clone_tree,     // slot = open_tree(path, clone, recursive): taken before / turns read-only
-    readonly_root,  // mount_setattr(/, recursive, read-only + nosuid)
-    tmpfs,          // a fresh tmpfs at path (arg: options)
-    mkdir,          // mkdir path (exists: fine)
-    touch,          // create an empty file at path (a bind target)
-    attach,         // move_mount(slot) onto path
-    readonly_bind,  // bind path onto itself, read-only (recursive)
-    readonly,       // mount_setattr(path, read-only), not recursive
-    hide_dir,       // an empty read-only tmpfs over path
-    hide_file,      // /dev/null bound over path
-    symlink,        // symlink arg -> path
-    proc,           // a fresh /proc for the PID namespace
-    devpts,         // a private devpts instance at path
-};
-
-struct MountOp {
-    Op op;
-    const char* path = nullptr;
-    const char* arg = nullptr;
-    int slot = -1;
-    bool fatal = true;  // a failure aborts the run (e.g. a secret that cannot be hidden)
-};
-
-struct LandlockRule {
-    const char* path;
-    std::uint64_t access;
-};
-
-struct Limit {
-    int resource;
-    rlim_t value;
-};
-
-constexpr int kMaxSlots = 32;
-
-struct ChildPlan {
-    bool namespaces = false;
-    int sync_fd = -1;
-    int status_fd = -1;
-    int stdin_fd = -1;
-    int out_fd = -1;
-    int err_fd = -1;
-    const char* exe = nullptr;
-    char* const* argv = nullptr;
-    char* const* envp = nullptr;
-    const char* cwd = nullptr;
-    const MountOp* ops = nullptr;
-    std::size_t n_ops = 0;
-    int landlock_abi = 0;
-    bool landlock_fatal = false;
-    landlock::RulesetAttr landlock_attr;
-    const LandlockRule* rules = nullptr;
-    std::size_t n_rules = 0;
-    sock_fprog seccomp{};
-    bool seccomp_fatal = false;
-    Limit limits[6]{};
-    std::size_t n_limits = 0;
-    long max_processes = 0;
-    bool bring_lo_up = false;
-    bool drop_caps = false;
-    int cap_last = 40;
-};
-
-// ------------------------------------------------------------------------------------------------
-// Child side: async-signal-safe only.
-
-struct Line {
-    char data[600];
-    std::size_t len = 0;
-    Line& add(const char* s) {
-        while (s != nullptr && *s != '\0' && len < sizeof data - 2) {
-            data[len++] = *s++;
-        }
-        return *this;
-    }
-    Line& num(long v) {
-        char tmp[24];
-        int n = 0;
-        const bool negative = v < 0;
-        unsigned long u = negative ? static_cast<unsigned long>(-v) : static_cast<unsigned long>(v);
-        do {
-            tmp[n++] = static_cast<char>('0' + u % 10);
-            u /= 10;
-        } while (u != 0 && n < 22);
-        if (negative) {
-            tmp[n++] = '-';
-        }
-        while (n > 0 && len < sizeof data - 2) {
-            data[len++] = tmp[--n];
-        }
-        return *this;
-    }
-    void send(int fd) {
-        data[len++] = '\n';
-        const ssize_t ignored = write(fd, data, len);
-        (void)ignored;
-    }
-};
-
-void report(int fd, const char* kind, const char* what, const char* path, int err) {
-    Line line;
-    line.add(kind).add(" ").add(what);
-    if (path != nullptr) {
-        line.add(" ").add(path);
-    }
-    if (err != 0) {
-        line.add(": ").add(strerrordesc_np(err));
-    }
-    line.send(fd);
-}
-
-[[noreturn]] void fail(const ChildPlan& plan, const char* what, const char* path, int err) {
-    report(plan.status_fd, "error", what, path, err);
-    _exit(126);
-}
-
-// Returns 0 or an errno value.
-int run_op(const MountOp& op, int* slots) {
-    switch (op.op) {
-        case Op::private_root:
-            return mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 ? 0 : errno;
-        case Op::clone_tree: {
-            const int fd =
-                open_tree(AT_FDCWD, op.path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-            if (fd < 0) {
-                return errno;
-            }
-            slots[op.slot] = fd;
-            return 0;
-        }
-        case Op::readonly_root: {
-            mount_attr attr{};
-            attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID;
-            return mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof attr) == 0 ? 0 : errno;
-        }
-        case Op::tmpfs:
-            return mount("tmpfs", op.path, "tmpfs", MS_NOSUID | MS_NODEV, op.arg) == 0 ? 0 : errno;
-        case Op::mkdir:
-            return (::mkdir(op.path, 0755) == 0 || errno == EEXIST) ? 0 : errno;
-        case Op::touch: {
-            const int fd = open(op.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-            if (fd < 0) {
-                return errno;
-            }
-            close(fd);
-            return 0;
-        }
-        case Op::attach: {
-            if (slots[op.slot] < 0) {
-                return EBADF;
-            }
-            const int rc =
-                move_mount(slots[op.slot], "", AT_FDCWD, op.path, MOVE_MOUNT_F_EMPTY_PATH);
-            close(slots[op.slot]);
-            slots[op.slot] = -1;
-            return rc == 0 ? 0 : errno;
-        }
-        case Op::readonly_bind: {
-            if (mount(op.path, op.path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-                return errno;
-            }
-            mount_attr attr{};
-            attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID;
-            return mount_setattr(AT_FDCWD, op.path, AT_RECURSIVE, &attr, sizeof attr) == 0 ? 0
-                                                                                           : errno;
-        }
-        case Op::readonly: {
-            mount_attr attr{};
-            attr.attr_set = MOUNT_ATTR_RDONLY;
-            return mount_setattr(AT_FDCWD, op.path, 0, &attr, sizeof attr) == 0 ? 0 : errno;
-        }
-        case Op::hide_dir:
-            return mount("tmpfs", op.path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                         "size=4k,mode=000") == 0
-                       ? 0
-                       : errno;
-        case Op::hide_file:
-            return mount("/dev/null", op.path, nullptr, MS_BIND, nullptr) == 0 ? 0 : errno;
-        case Op::symlink:
-            return (::symlink(op.arg, op.path) == 0 || errno == EEXIST) ? 0 : errno;
-        case Op::proc:
-            return mount("proc", op.path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0
-                       ? 0
-                       : errno;
-        case Op::devpts:
-            return mount("devpts", op.path, "devpts", MS_NOSUID | MS_NOEXEC,
-                         "newinstance,ptmxmode=0666,mode=620") == 0
-                       ? 0
-                       : errno;
-    }
-    return EINVAL;
-}
-
-const char* op_name(Op op) {
-    switch (op) {
-        case Op::private_root:
-            return "making mounts private";
-        case Op::clone_tree:
-            return "cloning the mount tree of";
-        case Op::readonly_root:
-            return "making / read-only";
-        case Op::tmpfs:
-            return "mounting a tmpfs on";
-        case Op::mkdir:
-            return "creating the mount point";
-        case Op::touch:
-            return "creating the mount point";
-        case Op::attach:
-            return "binding";
-        case Op::readonly_bind:
-            return "making read-only";
-        case Op::readonly:
-            return "making read-only";
-        case Op::hide_dir:
-            return "hiding";
-        case Op::hide_file:
-            return "hiding";
-        case Op::symlink:
-            return "creating the link";
-        case Op::proc:
-            return "mounting a private /proc on";
-        case Op::devpts:
-            return "mounting a private devpts on";
-    }
-    return "?";
-}
-
-void bring_loopback_up(const ChildPlan& plan) {
-    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        report(plan.status_fd, "note", "loopback: socket", nullptr, errno);
-        return;
-    }
-    ifreq req{};
-    std::memcpy(req.ifr_name, "lo", 3);
-    if (ioctl(fd, SIOCGIFFLAGS, &req) == 0) {
-        req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP);
-        if (ioctl(fd, SIOCSIFFLAGS, &req) == 0) {
-            report(plan.status_fd, "prot", "loopback", nullptr, 0);
-        } else {
-            report(plan.status_fd, "note", "loopback could not be brought up", nullptr, errno);
-        }
-    }
-    close(fd);
-}
-
-void apply_landlock(const ChildPlan& plan) {
-    const int ruleset = static_cast<int>(landlock::create_ruleset(
-        &plan.landlock_attr, landlock::ruleset_attr_size(plan.landlock_abi), 0));
-    if (ruleset < 0) {
-        if (plan.landlock_fatal) {
-            fail(plan, "landlock: creating the ruleset", nullptr, errno);
-        }
-        report(plan.status_fd, "note", "landlock: creating the ruleset", nullptr, errno);
-        return;
-    }
-    for (std::size_t i = 0; i < plan.n_rules; ++i) {
-        const int fd = open(plan.rules[i].path, O_PATH | O_CLOEXEC);
-        if (fd < 0) {
-            continue;  // nothing there to allow
-        }
-        // Rights that make no sense on a file (READ_DIR, MAKE_*) are refused there: keep the rest.
-        std::uint64_t access = plan.rules[i].access;
-        struct stat st {};
-        if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) {
-            access &= landlock::kExecute | landlock::kWriteFile | landlock::kReadFile |
-                      landlock::kTruncate | landlock::kIoctlDev;
-        }
-        if (landlock::add_path_rule(ruleset, access, fd) != 0) {
-            report(plan.status_fd, "note", "landlock: rule for", plan.rules[i].path, errno);
-        }
-        close(fd);
-    }
-    if (landlock::restrict_self(ruleset) != 0) {
-        if (plan.landlock_fatal) {
-            fail(plan, "landlock: restrict_self", nullptr, errno);
-        }
-        report(plan.status_fd, "note", "landlock: restrict_self", nullptr, errno);
-    } else {
-        Line line;
-        line.add("prot landlock ").num(plan.landlock_abi);
-        line.send(plan.status_fd);
-    }
-    close(ruleset);
-}
-
-void drop_capabilities(const ChildPlan& plan) {
-    for (int cap = 0; cap <= plan.cap_last; ++cap) {
-        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-    }
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    if (syscall(SYS_capset, &header, data) != 0) {
-        fail(plan, "dropping capabilities", nullptr, errno);
-    }
-}
-
-[[noreturn]] void command_main(const ChildPlan& plan) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (!plan.namespaces) {
-        setsid();  // its own process group, so init can kill the group and stay alive
-    }
-    for (int sig = 1; sig < NSIG; ++sig) {
-        if (sig != SIGKILL && sig != SIGSTOP) {
-            signal(sig, SIG_DFL);
-        }
-    }
-    if (dup2(plan.stdin_fd, 0) < 0 || dup2(plan.out_fd, 1) < 0 || dup2(plan.err_fd, 2) < 0) {
-        fail(plan, "redirecting stdio", nullptr, errno);
-    }
-    // Every other descriptor closes at exec; the status pipe stays until then for errors.
-    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-    if (chdir(plan.cwd) != 0) {
-        fail(plan, "changing to the working directory", plan.cwd, errno);
-    }
-    for (std::size_t i = 0; i < plan.n_limits; ++i) {
-        const rlimit limit{plan.limits[i].value, plan.limits[i].value};
-        if (setrlimit(static_cast<__rlimit_resource>(plan.limits[i].resource), &limit) != 0) {
-            report(plan.status_fd, "note", "setrlimit", nullptr, errno);
-        }
-    }
-    if (plan.drop_caps) {
-        drop_capabilities(plan);
-    }
-    if (plan.landlock_abi > 0 || plan.seccomp.len > 0) {
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-            fail(plan, "no_new_privs", nullptr, errno);
-        }
-        report(plan.status_fd, "prot", "no_new_privs", nullptr, 0);
-    }
-    if (plan.landlock_abi > 0) {
-        apply_landlock(plan);
-    }
-    if (plan.seccomp.len > 0) {
-        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &plan.seccomp, 0, 0) != 0) {
-            if (plan.seccomp_fatal) {
-                fail(plan, "seccomp: loading the filter", nullptr, errno);
-            }
-            report(plan.status_fd, "note", "seccomp: loading the filter", nullptr, errno);
-        } else {
-            report(plan.status_fd, "prot", "seccomp", nullptr, 0);
-        }
-    }
-    execve(plan.exe, plan.argv, plan.envp);
-    report(plan.status_fd, "error", "exec", plan.exe, errno);
-    _exit(127);
-}
-
-// Counts the processes of the PID namespace (numeric entries of our private /proc).
-long count_processes(int proc_fd) {
-    if (lseek(proc_fd, 0, SEEK_SET) < 0) {
-        return -1;
-    }
-    alignas(8) char buf[16384];
-    long count = 0;
-    for (;;) {
-        const long n = syscall(SYS_getdents64, proc_fd, buf, sizeof buf);
-        if (n <= 0) {
-            return n < 0 ? -1 : count;
-        }
-        for (long off = 0; off < n;) {
-            const auto* d = reinterpret_cast<const dirent64*>(buf + off);
-            if (d->d_name[0] >= '1' && d->d_name[0] <= '9') {
-                ++count;
-            }
-            off += d->d_reclen;
-        }
-    }
-}
-
-// Kills every descendant when there is no PID namespace: orphans re-parent to us (we are their
-// subreaper), so kill our children, reap, and repeat until none is left.
-void kill_descendants_without_namespace(pid_t command) {
-    kill(-command, SIGKILL);
-    for (int round = 0; round < 10000; ++round) {
-        const int fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            char buf[4096];
-            const ssize_t n = read(fd, buf, sizeof buf - 1);
-            close(fd);
-            long pid = 0;
-            for (ssize_t i = 0; i < n; ++i) {
-                if (buf[i] >= '0' && buf[i] <= '9') {
-                    pid = pid * 10 + (buf[i] - '0');
-                } else if (pid > 0) {
-                    kill(static_cast<pid_t>(pid), SIGKILL);
-                    pid = 0;
-                }
-            }
-            if (pid > 0) {
-                kill(static_cast<pid_t>(pid), SIGKILL);
-            }
-        }
-        int st = 0;
-        const pid_t p = waitpid(-1, &st, __WALL);
-        if (p < 0 && errno == ECHILD) {
-            return;
-        }
-    }
-}
-
-[[noreturn]] void init_main(const ChildPlan& plan) {
-    // The parent's handlers are the agent's code: none of it may run here.
-    for (int sig = 1; sig < NSIG; ++sig) {
-        if (sig != SIGKILL && sig != SIGSTOP) {
-            signal(sig, SIG_DFL);
-        }
-    }
-    if (plan.namespaces) {
-        char go = 0;
-        if (read(plan.sync_fd, &go, 1) != 1) {
-            _exit(125);  // the parent gave up on us
-        }
-    }
-    close(plan.sync_fd);
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    prctl(PR_SET_NAME, "osprey-init", 0, 0, 0);
-    int slots[kMaxSlots];
-    for (int& s : slots) {
-        s = -1;
-    }
-    int proc_fd = -1;
-    for (std::size_t i = 0; i < plan.n_ops; ++i) {
-        const MountOp& op = plan.ops[i];
-        const int err = run_op(op, slots);
-        if (err == 0) {
-            if (op.op == Op::proc) {
-                report(plan.status_fd, "prot", "proc", nullptr, 0);
-                proc_fd = open(op.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            }
-            continue;
-        }
-        if (op.fatal) {
-            fail(plan, op_name(op.op), op.path, err);
-        }
-        report(plan.status_fd, "note", op_name(op.op), op.path, err);
-    }
-    if (plan.bring_lo_up) {
-        bring_loopback_up(plan);
-    }
-    if (!plan.namespaces) {
-        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
-    sigset_t waited;
-    sigemptyset(&waited);
-    sigaddset(&waited, SIGCHLD);
-    sigaddset(&waited, SIGTERM);
-    sigprocmask(SIG_BLOCK, &waited, nullptr);
-
-    const pid_t command = static_cast<pid_t>(_Fork());
-    if (command < 0) {
-        fail(plan, "fork", nullptr, errno);
-    }
-    if (command == 0) {
-        command_main(plan);
-    }
-    close(plan.stdin_fd);
-    close(plan.out_fd);
-    close(plan.err_fd);
-
-    const bool watchdog = plan.max_processes > 0 && proc_fd >= 0;
-    int status = 0;
-    bool stopped = false;
-    long too_many = 0;
-    for (;;) {
-        bool command_done = false;
-        for (;;) {
-            int st = 0;
-            const pid_t p = waitpid(-1, &st, WNOHANG | __WALL);
-            if (p <= 0) {
-                break;
-            }
-            if (p == command) {
-                status = st;
-                command_done = true;
-            }
-        }
-        if (command_done) {
-            break;
-        }
-        if (watchdog) {
-            const long n = count_processes(proc_fd);
-            if (n > plan.max_processes) {
-                too_many = n;
-                break;
-            }
-        }
-        timespec wait{};
-        wait.tv_nsec = watchdog ? 10'000'000 : 0;
-        wait.tv_sec = watchdog ? 0 : 1;
-        siginfo_t info{};
-        if (sigtimedwait(&waited, &info, &wait) == SIGTERM) {
-            stopped = true;
-            break;
-        }
-    }
-    // Whatever is left of the tree goes with the command.
-    if (plan.namespaces) {
-        kill(-1, SIGKILL);  // in a PID namespace: everyone but us
-    } else {
-        kill_descendants_without_namespace(command);
-    }
-    Line line;
-    if (too_many > 0) {
-        line.add("pids ").num(too_many);
-    } else if (stopped) {
-        line.add("stopped");
-    } else if (WIFEXITED(status)) {
-        line.add("exit ").num(WEXITSTATUS(status));
-    } else if (WIFSIGNALED(status)) {
-        line.add("signal ").num(WTERMSIG(status));
-    } else {
-        line.add("exit ").num(255);
-    }
-    line.send(plan.status_fd);
-    _exit(0);
-}
-
-}  // namespace
-}  // namespace osprey::sandbox
-
-// ================================================================================================
-// Parent side.
-
-namespace osprey::sandbox {
-namespace {
+using init::Op;
 
 std::string errno_text(int err) {
     return std::error_code(err, std::generic_category()).message();
@@ -682,10 +143,20 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
 }
 
 int cap_last() {
-    std::ifstream in("/proc/sys/kernel/cap_last_cap");
-    int v = 40;
-    in >> v;
-    return v;
+    static const int last = [] {
+        std::ifstream in("/proc/sys/kernel/cap_last_cap");
+        int v = 40;
+        in >> v;
+        return v;
+    }();
+    return last;
+}
+
+// Compiled once per process for each variant (immutable afterwards).
+const SeccompProgram& seccomp_program(bool deny_inet_sockets) {
+    static const SeccompProgram with_inet = build_seccomp_program(false);
+    static const SeccompProgram without_inet = build_seccomp_program(true);
+    return deny_inet_sockets ? without_inet : with_inet;
 }
 
 int landlock_abi_cached() {
@@ -713,41 +184,138 @@ fs::path resolve_existing(const fs::path& p, const std::string& what) {
     return c;
 }
 
+// Read by the child of clone(CLONE_VM | CLONE_VFORK): it shares our memory while we wait, so it
+// only makes system calls, records a failure here, and execs or _exits.
+struct SpawnArgs {
+    bool namespaces = false;
+    const char* uid_map = nullptr;
+    const char* gid_map = nullptr;
+    int cap_last = 40;
+    int fds[5] = {-1, -1, -1, -1, -1};  // become init's descriptors 3..7
+    int init_fd = -1;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    int error = 0;
+    const char* stage = "";
+};
+
+// Not instrumented: it runs on a stack the sanitizers do not know.
+__attribute__((no_sanitize_address, no_sanitize_undefined)) int spawn_child(void* arg) {
+    auto* a = static_cast<SpawnArgs*>(arg);
+    if (a->namespaces) {
+        // Map our own user into the new namespace (no round trip through the parent), then keep
+        // our capabilities in it across the exec (ambient), for the init program's mounts.
+        const struct {
+            const char* path;
+            const char* text;
+        } maps[] = {{"/proc/self/setgroups", "deny"},
+                    {"/proc/self/uid_map", a->uid_map},
+                    {"/proc/self/gid_map", a->gid_map}};
+        for (const auto& m : maps) {
+            const int fd = open(m.path, O_WRONLY | O_CLOEXEC);
+            const auto len = static_cast<ssize_t>(std::strlen(m.text));
+            if (fd < 0 || write(fd, m.text, static_cast<std::size_t>(len)) != len) {
+                a->error = errno != 0 ? errno : EIO;
+                a->stage = "writing the user namespace map";
+                _exit(127);
+            }
+            close(fd);
+        }
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct data[2]{};
+        // Root keeps its capabilities across the exec anyway (uid 0 inside).
+        if (geteuid() != 0 && syscall(SYS_capget, &header, data) == 0) {
+            data[0].inheritable = data[0].permitted;
+            data[1].inheritable = data[1].permitted;
+            syscall(SYS_capset, &header, data);
+            for (int cap = 0; cap <= a->cap_last; ++cap) {
+                prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+            }
+        }
+    }
+    for (int i = 0; i < 5; ++i) {
+        if (dup2(a->fds[i], init::kPlanFd + i) < 0) {
+            a->error = errno;
+            a->stage = "dup2";
+            _exit(127);
+        }
+    }
+    syscall(SYS_execveat, a->init_fd, "", a->argv, a->envp, AT_EMPTY_PATH);
+    a->error = errno;
+    a->stage = "exec";
+    _exit(127);
+}
+
+Fd high_copy(const Fd& fd) {
+    const int copy = fcntl(fd.get(), F_DUPFD_CLOEXEC, 10);
+    if (copy < 0) {
+        throw SandboxError("cannot duplicate a descriptor for the sandbox: " + errno_text(errno));
+    }
+    return Fd(copy);
+}
+
+Fd memfd_with(const char* name, std::string_view bytes) {
+    Fd fd(memfd_create(name, MFD_CLOEXEC));
+    if (fd.get() < 0) {
+        throw SandboxError(std::string("memfd_create: ") + errno_text(errno));
+    }
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+        const ssize_t n = write(fd.get(), bytes.data() + off, bytes.size() - off);
+        if (n <= 0) {
+            throw SandboxError(std::string("writing ") + name + ": " + errno_text(errno));
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    lseek(fd.get(), 0, SEEK_SET);
+    return fd;
+}
+
+// The init program, embedded in the library, as a sealed memfd made once per process.
+int init_program_fd() {
+    static const int fd = [] {
+        const auto program = init_program();
+        const int f = memfd_create("osprey-sandbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (f < 0) {
+            return -1;
+        }
+        std::size_t off = 0;
+        while (off < program.size()) {
+            const ssize_t n = write(f, program.data() + off, program.size() - off);
+            if (n <= 0) {
+                close(f);
+                return -1;
+            }
+            off += static_cast<std::size_t>(n);
+        }
+        fchmod(f, 0500);
+        fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+        return f;
+    }();
+    if (fd < 0) {
+        throw SandboxError("cannot load the sandbox's init program into a memfd");
+    }
+    return fd;
+}
+
 constexpr const char* kDevNodes[] = {"/dev/null",   "/dev/zero",    "/dev/full",
                                      "/dev/random", "/dev/urandom", "/dev/tty"};
 
-// Everything the child needs, with the storage its pointers refer to.
+// The plan for the init program, and the bookkeeping of mount slots.
 struct Prepared {
-    std::vector<std::string> strings_storage;  // reserve()d: pointers into it stay valid
-    std::vector<MountOp> ops;
-    std::vector<LandlockRule> rules;
-    std::vector<std::string> argv_storage;
-    std::vector<std::string> env_storage;
-    std::vector<char*> argv;
-    std::vector<char*> envp;
-    std::string exe;
-    std::string cwd;
-    SeccompProgram seccomp;
-    ChildPlan plan;
+    init::Plan plan;
     int slots = 0;
 
-    const char* keep(const std::string& s) {
-        if (strings_storage.size() == strings_storage.capacity()) {
-            throw SandboxError("internal: too many sandbox paths");
-        }
-        strings_storage.push_back(s);
-        return strings_storage.back().c_str();
-    }
     int slot() {
-        if (slots >= kMaxSlots) {
+        if (slots >= init::kMaxSlots) {
             throw SandboxError("too many paths to bind into the sandbox (at most " +
-                               std::to_string(kMaxSlots) + ")");
+                               std::to_string(init::kMaxSlots) + ")");
         }
         return slots++;
     }
     void op(Op kind, const std::string& path, const std::string& arg = {}, int slot_index = -1,
             bool fatal = true) {
-        ops.push_back({kind, keep(path), arg.empty() ? nullptr : keep(arg), slot_index, fatal});
+        plan.ops.push_back({kind, path, arg, slot_index, fatal});
     }
     // mkdir for every missing component between `base` (exclusive) and `path` (inclusive).
     void mkdirs(const fs::path& path, const fs::path& base) {
@@ -797,6 +365,12 @@ struct Process::State {
     explicit State(const Limits& l) : out_capture(l.output_bytes), err_capture(l.output_bytes) {}
     ~State() {
         if (pid > 0 && !exited) {
+            if (!namespaces) {
+                // Without a PID namespace only init knows the tree: let it kill it first.
+                syscall(SYS_pidfd_send_signal, pidfd.get(), SIGTERM, nullptr, 0);
+                pollfd pfd{pidfd.get(), POLLIN, 0};
+                poll(&pfd, 1, 1000);
+            }
             syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
             siginfo_t info{};
             waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | __WALL);
@@ -863,7 +437,21 @@ Resolved resolve(const Command& command, const Policy& policy,
 // The mount plan: a read-only view of the host, a private /tmp and a minimal /dev, the writable
 // paths bound back read-write, protected paths read-only again, secrets covered.
 void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
-    const fs::path tmp = "/tmp";
+    // Replaced by fresh tmpfs: /tmp (private temp) and /run (host daemons' sockets: docker,
+    // postgres, dbus, the user's session; a read-only bind does not stop connect()).
+    std::vector<fs::path> covered_roots = {"/tmp"};
+    std::error_code run_ec;
+    if (fs::is_directory(fs::symlink_status("/run", run_ec))) {
+        covered_roots.emplace_back("/run");
+    }
+    auto covering_root = [&](const fs::path& p) -> std::optional<fs::path> {
+        for (const auto& root : covered_roots) {
+            if (p != root && is_within(p, root)) {
+                return root;
+            }
+        }
+        return std::nullopt;
+    };
     prep.op(Op::private_root, "/");
     std::vector<std::pair<fs::path, int>> writable_slots;
     std::vector<std::pair<fs::path, int>> readonly_slots;
@@ -875,7 +463,7 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     // scratch folders, the workspace under read-only.
     std::vector<fs::path> reexpose;
     for (const auto& p : {r.home, r.cwd, r.workspace}) {
-        if (!p.empty() && p != tmp && is_within(p, tmp)) {
+        if (!p.empty() && covering_root(p)) {
             const bool covered = std::any_of(r.writable.begin(), r.writable.end(),
                                              [&](const fs::path& w) { return is_within(p, w); }) ||
                                  std::any_of(reexpose.begin(), reexpose.end(),
@@ -898,6 +486,11 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     }
     prep.op(Op::readonly_root, "/");
     prep.op(Op::tmpfs, "/tmp", "mode=1777,size=" + std::to_string(tmp_bytes));
+    if (covered_roots.size() > 1) {
+        prep.op(Op::tmpfs, "/run", "mode=755,size=1m");
+        prep.op(Op::mkdir, "/run/lock");
+        prep.op(Op::symlink, "/run/shm", "/dev/shm", -1, false);
+    }
     // /dev: only harmless nodes (the host's /dev has disks and consoles).
     prep.op(Op::tmpfs, "/dev", "mode=755,size=64k");
     for (const auto& [node, slot] : dev_slots) {
@@ -915,8 +508,8 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     prep.op(Op::symlink, "/dev/stderr", "/proc/self/fd/2", -1, false);
     prep.op(Op::readonly, "/dev", {}, -1, false);
     auto attach = [&](const fs::path& p, int slot) {
-        if (is_within(p, tmp) && p != tmp) {
-            prep.mkdirs(p, tmp);
+        if (const auto root = covering_root(p)) {
+            prep.mkdirs(p, *root);
         }
         prep.op(Op::attach, p.string(), {}, slot);
     };
@@ -946,16 +539,69 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     prep.op(Op::proc, "/proc", {}, -1, false);
 }
 
-void plan_landlock(Prepared& prep, const Resolved& r, const fs::path& tmp, int abi, bool deny_tcp) {
+// Read access to everything but the hidden paths. Landlock rules only allow, so every directory on
+// the way to a hidden path is split into its other entries (and keeps only READ_DIR itself: the
+// names in ~/.ssh stay listable, the keys unreadable). Used when no mount namespace hides them.
+void allow_read_except(Prepared& prep, const fs::path& dir, const std::vector<fs::path>& hidden,
+                       std::uint64_t read, int depth) {
+    bool splits = false;
+    for (const auto& h : hidden) {
+        if (h == dir) {
+            return;
+        }
+        splits = splits || is_within(h, dir);
+    }
+    if (!splits || depth > 32) {
+        prep.plan.rules.push_back({dir.string(), read});
+        return;
+    }
+    prep.plan.rules.push_back({dir.string(), landlock::kReadDir});
+    std::error_code ec;
+    for (const auto& entry :
+         fs::directory_iterator(dir, fs::directory_options::skip_permission_denied, ec)) {
+        const fs::path p = entry.path();
+        if (entry.is_symlink(ec)) {
+            // A rule on a link applies to its target: never one that leads to a secret.
+            const fs::path target = fs::weakly_canonical(p, ec);
+            if (ec || std::any_of(hidden.begin(), hidden.end(), [&](const fs::path& h) {
+                    return is_within(target, h) || is_within(h, target);
+                })) {
+                continue;
+            }
+            prep.plan.rules.push_back({p.string(), read});
+            continue;
+        }
+        if (entry.is_directory(ec)) {
+            allow_read_except(prep, p, hidden, read, depth + 1);
+        } else if (std::none_of(hidden.begin(), hidden.end(),
+                                [&](const fs::path& h) { return h == p; })) {
+            prep.plan.rules.push_back({p.string(), read});
+        }
+    }
+}
+
+void plan_landlock(Prepared& prep, const Resolved& r, const fs::path& tmp, int abi, bool deny_tcp,
+                   bool hide_secrets) {
     using namespace landlock;
     const std::uint64_t read = kExecute | kReadFile | kReadDir;
     const std::uint64_t all = fs_rights(abi);
     const std::uint64_t device =
         kReadFile | kWriteFile | (abi >= 3 ? kTruncate : 0) | (abi >= 5 ? kIoctlDev : 0);
     auto rule = [&](const std::string& path, std::uint64_t access) {
-        prep.rules.push_back({prep.keep(path), access});
+        prep.plan.rules.push_back({path, access});
     };
-    rule("/", read);
+    if (hide_secrets) {
+        std::vector<fs::path> hidden;
+        for (const auto& h : r.hidden) {
+            std::error_code ec;
+            if (fs::exists(fs::symlink_status(h, ec))) {
+                hidden.push_back(fs::weakly_canonical(h, ec));
+            }
+        }
+        allow_read_except(prep, "/", hidden, read, 0);
+    } else {
+        rule("/", read);
+    }
     for (const auto& w : r.writable) {
         rule(w.string(), all);
     }
@@ -966,12 +612,12 @@ void plan_landlock(Prepared& prep, const Resolved& r, const fs::path& tmp, int a
     }
     rule("/dev/ptmx", device);
     rule("/dev/pts", device | kReadDir);
-    prep.plan.landlock_attr.handled_access_fs = all;
+    prep.plan.landlock_fs = all;
     if (deny_tcp && abi >= 4) {
-        prep.plan.landlock_attr.handled_access_net = kBindTcp | kConnectTcp;
+        prep.plan.landlock_net = kBindTcp | kConnectTcp;
     }
     if (abi >= 6) {
-        prep.plan.landlock_attr.scoped = kScopeAbstractUnixSocket | kScopeSignal;
+        prep.plan.landlock_scoped = kScopeAbstractUnixSocket | kScopeSignal;
     }
 }
 
@@ -1027,6 +673,7 @@ Process Process::start(const Command& command, const Policy& policy) {
     state->limits = policy.limits;
     state->context.mode = r.mode;
     state->context.workspace = r.workspace;
+    state->context.cwd = r.cwd;
     state->context.writable = r.writable;
     state->context.hidden = r.hidden;
     state->context.read_only = r.read_only;
@@ -1038,81 +685,70 @@ Process Process::start(const Command& command, const Policy& policy) {
     const std::string exe = find_executable(command.argv[0], env);
 
     // Try the namespaces first; without them, degrade to Landlock + seccomp (or fail closed).
-    bool namespaces = confined;
+    bool namespaces = confined && policy.namespaces;
+    if (confined && !policy.namespaces) {
+        state->degraded.push_back("namespaces turned off by the policy");
+    }
     for (int attempt = 0; attempt < 2; ++attempt) {
         Prepared prep;
-        prep.strings_storage.reserve(1024);
-        prep.exe = exe;
-        prep.cwd = r.cwd.string();
-        prep.argv_storage = command.argv;
-        prep.env_storage = env;
+        init::Plan& plan = prep.plan;
+        plan.namespaces = namespaces;
+        plan.exe = exe;
+        plan.cwd = r.cwd.string();
+        plan.argv = command.argv;
+        plan.env = env;
         fs::path tmp = "/tmp";
-        if (confined && !namespaces) {
+        if (confined && !namespaces && state->private_tmp.empty()) {
             // A real private temp folder, since /tmp cannot be replaced.
             std::string pattern = "/tmp/osprey-sandbox-XXXXXX";
             if (mkdtemp(pattern.data()) == nullptr) {
                 throw SandboxError("cannot create a private temp folder: " + errno_text(errno));
             }
             state->private_tmp = pattern;
-            tmp = pattern;
+        }
+        if (!state->private_tmp.empty()) {
+            tmp = state->private_tmp;
         }
         if (confined) {
             for (const char* name : {"TMPDIR=", "TMP=", "TEMP="}) {
-                set_env(prep.env_storage, name + tmp.string());
+                set_env(plan.env, name + tmp.string());
             }
         }
-        for (auto& a : prep.argv_storage) {
-            prep.argv.push_back(a.data());
-        }
-        prep.argv.push_back(nullptr);
-        for (auto& e : prep.env_storage) {
-            prep.envp.push_back(e.data());
-        }
-        prep.envp.push_back(nullptr);
-
-        ChildPlan& plan = prep.plan;
-        plan.namespaces = namespaces;
-        plan.exe = prep.exe.c_str();
-        plan.argv = prep.argv.data();
-        plan.envp = prep.envp.data();
-        plan.cwd = prep.cwd.c_str();
         if (namespaces) {
             plan_mounts(prep, r, policy.limits.private_tmp_bytes);
         }
         if (confined && abi > 0) {
-            plan_landlock(prep, r, tmp, abi, !policy.network && !namespaces);
+            plan_landlock(prep, r, tmp, abi, !policy.network && !namespaces, !namespaces);
             plan.landlock_abi = abi;
             plan.landlock_fatal = !namespaces && policy.demands(Requirement::fs);
         }
         if (confined) {
-            prep.seccomp = build_seccomp_program(!policy.network && !namespaces);
-            if (prep.seccomp.empty() && policy.demands(Requirement::seccomp)) {
+            const SeccompProgram& seccomp = seccomp_program(!policy.network && !namespaces);
+            if (seccomp.empty() && policy.demands(Requirement::seccomp)) {
                 throw SandboxError("the sandbox requires seccomp, which is unavailable: " +
-                                   prep.seccomp.error);
+                                   seccomp.error);
             }
-            plan.seccomp.len = static_cast<unsigned short>(prep.seccomp.code.size());
-            plan.seccomp.filter = reinterpret_cast<sock_filter*>(prep.seccomp.code.data());
+            if (seccomp.empty()) {
+                state->degraded.push_back("seccomp unavailable: " + seccomp.error);
+            }
+            plan.seccomp = seccomp.code;
             plan.seccomp_fatal = policy.demands(Requirement::seccomp);
         }
-        plan.ops = prep.ops.data();
-        plan.n_ops = prep.ops.size();
-        plan.rules = prep.rules.data();
-        plan.n_rules = prep.rules.size();
         const Limits& l = policy.limits;
         auto limit = [&](int resource, std::uint64_t value) {
             if (value > 0) {
-                plan.limits[plan.n_limits++] = {resource, static_cast<rlim_t>(value)};
+                plan.limits.push_back({resource, value});
             }
         };
         limit(RLIMIT_CPU, l.cpu_seconds);
         limit(RLIMIT_AS, l.memory_bytes);
         limit(RLIMIT_FSIZE, l.file_size_bytes);
         limit(RLIMIT_NOFILE, l.open_files);
-        plan.limits[plan.n_limits++] = {RLIMIT_CORE, 0};
+        plan.limits.push_back({RLIMIT_CORE, 0});
         if (namespaces) {
             // Without a user namespace RLIMIT_NPROC would count all of the user's processes.
             limit(RLIMIT_NPROC, l.max_processes);
-            plan.max_processes = static_cast<long>(l.max_processes);
+            plan.max_processes = static_cast<std::int64_t>(l.max_processes);
         }
         plan.bring_lo_up = namespaces;
         plan.drop_caps = namespaces || geteuid() == 0;
@@ -1121,83 +757,82 @@ Process Process::start(const Command& command, const Policy& policy) {
         PipePair out = make_pipe();
         PipePair err = make_pipe();
         PipePair status = make_pipe();
-        PipePair sync = make_pipe();
-        Fd input(memfd_create("osprey-stdin", MFD_CLOEXEC));
+        Fd input = command.stdin_fd >= 0 ? Fd(fcntl(command.stdin_fd, F_DUPFD_CLOEXEC, 10))
+                                         : memfd_with("osprey-stdin", command.stdin_data);
         if (input.get() < 0) {
-            throw SandboxError("memfd_create: " + errno_text(errno));
+            throw SandboxError("cannot pass stdin to the command: " + errno_text(errno));
         }
-        if (!command.stdin_data.empty()) {
-            std::size_t off = 0;
-            while (off < command.stdin_data.size()) {
-                const ssize_t n = write(input.get(), command.stdin_data.data() + off,
-                                        command.stdin_data.size() - off);
-                if (n <= 0) {
-                    throw SandboxError("writing the command's stdin: " + errno_text(errno));
-                }
-                off += static_cast<std::size_t>(n);
-            }
-            lseek(input.get(), 0, SEEK_SET);
-        }
-        plan.sync_fd = sync.read.get();
-        plan.status_fd = status.write.get();
-        plan.stdin_fd = input.get();
-        plan.out_fd = out.write.get();
-        plan.err_fd = err.write.get();
+        Fd plan_fd = memfd_with("osprey-sandbox-plan", init::serialize(plan));
 
-        int pidfd = -1;
-        clone_args args{};
-        args.flags = CLONE_PIDFD;
+        const std::string uid = std::to_string(geteuid());
+        const std::string gid = std::to_string(getegid());
+        const std::string uid_map = uid + " " + uid + " 1\n";
+        const std::string gid_map = gid + " " + gid + " 1\n";
+        // The child's descriptors, moved above the numbers they will be dup'ed to.
+        const Fd high[5] = {high_copy(plan_fd), high_copy(status.write), high_copy(input),
+                            high_copy(out.write), high_copy(err.write)};
+        std::string init_name = "osprey-sandbox-init";
+        char* init_argv[] = {init_name.data(), nullptr};
+        char* init_envp[] = {nullptr};
+        SpawnArgs spawn;
+        spawn.namespaces = namespaces;
+        spawn.uid_map = uid_map.c_str();
+        spawn.gid_map = gid_map.c_str();
+        spawn.cap_last = plan.cap_last;
+        for (int i = 0; i < 5; ++i) {
+            spawn.fds[i] = high[i].get();
+        }
+        spawn.init_fd = init_program_fd();
+        spawn.argv = init_argv;
+        spawn.envp = init_envp;
+
+        int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;  // exit signal 0: no SIGCHLD for us
         if (namespaces) {
-            args.flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
-                          CLONE_NEWUTS;
+            flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+                     CLONE_NEWUTS;
         }
-        args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
-        args.exit_signal = 0;  // no SIGCHLD into the agent's own handlers; waited via the pidfd
+        constexpr std::size_t kStack = 64 * 1024;
+        void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) {
+            throw SandboxError("cannot map a stack for the sandbox: " + errno_text(errno));
+        }
+#ifdef __SANITIZE_ADDRESS__
+        ASAN_UNPOISON_MEMORY_REGION(stack, kStack);  // stale poison of an earlier mapping
+#endif
+        int pidfd = -1;
         state->start = Clock::now();
-        const long pid = syscall(SYS_clone3, &args, sizeof args);
-        if (pid == 0) {
-            init_main(plan);
-        }
+        // Returns once the child has exec'ed the init program (or failed): CLONE_VFORK.
+        const int pid = clone(spawn_child, static_cast<char*>(stack) + kStack, flags, &spawn,
+                              &pidfd, nullptr, nullptr);
+        const int clone_errno = errno;
+        munmap(stack, kStack);
         if (pid < 0) {
-            const int e = errno;
             if (namespaces) {
-                state->degraded.push_back("namespaces unavailable (clone3: " + errno_text(e) +
+                state->degraded.push_back(
+                    "namespaces unavailable (clone: " + errno_text(clone_errno) +
+                    "): no mount, PID or network namespace");
+                namespaces = false;
+                continue;
+            }
+            throw SandboxError("cannot start the command: clone: " + errno_text(clone_errno));
+        }
+        state->pid = pid;
+        state->pidfd = Fd(pidfd);
+        if (spawn.error != 0) {
+            siginfo_t info{};
+            waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | __WALL);
+            state->pid = -1;
+            state->pidfd.reset();
+            if (namespaces && spawn.stage != std::string_view("exec")) {
+                state->degraded.push_back("user namespace unusable (" + std::string(spawn.stage) +
+                                          ": " + errno_text(spawn.error) +
                                           "): no mount, PID or network namespace");
                 namespaces = false;
                 continue;
             }
-            throw SandboxError("cannot start the command: clone3: " + errno_text(e));
-        }
-        state->pid = static_cast<pid_t>(pid);
-        state->pidfd = Fd(pidfd);
-        if (namespaces) {
-            const std::string uid = std::to_string(geteuid());
-            const std::string gid = std::to_string(getegid());
-            const std::string proc = "/proc/" + std::to_string(pid);
-            auto write_file = [](const std::string& path, const std::string& text) {
-                std::ofstream f(path);
-                f << text;
-                f.flush();
-                return static_cast<bool>(f);
-            };
-            if (!write_file(proc + "/setgroups", "deny") ||
-                !write_file(proc + "/uid_map", uid + " " + uid + " 1\n") ||
-                !write_file(proc + "/gid_map", gid + " " + gid + " 1\n")) {
-                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-                siginfo_t info{};
-                waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | __WALL);
-                state->pid = -1;
-                state->pidfd.reset();
-                state->degraded.push_back(
-                    "user namespace unusable (cannot write its uid/gid map): no mount, PID or "
-                    "network namespace");
-                namespaces = false;
-                continue;
-            }
-            const char go = 1;
-            if (write(sync.write.get(), &go, 1) != 1) {
-                throw SandboxError("cannot start the sandbox: " + errno_text(errno));
-            }
+            throw SandboxError("cannot start the sandbox's init program: " +
+                               std::string(spawn.stage) + ": " + errno_text(spawn.error));
         }
         state->namespaces = namespaces;
         state->out = std::move(out.read);
@@ -1236,8 +871,8 @@ Process Process::start(const Command& command, const Policy& policy) {
                 "TCP rules (ABI 4)");
         }
         state->degraded.push_back(
-            "secrets are not hidden and .git is writable (no mount "
-            "namespace); /tmp is replaced by " +
+            "no mount namespace: secrets are unreadable (Landlock) but their names listable, "
+            ".git is writable, host sockets under /run stay reachable, /tmp is replaced by " +
             state->private_tmp.string());
         if (abi == 0) {
             state->degraded.push_back("no filesystem confinement: Landlock is unavailable");
@@ -1331,6 +966,9 @@ std::string Process::take_new_stdout() {
 }
 std::string Process::take_new_stderr() {
     return state_->err_capture.take_new();
+}
+bool Process::has_new_output() const {
+    return state_->out_capture.has_new() || state_->err_capture.has_new();
 }
 
 void Process::stop(EndReason why) {

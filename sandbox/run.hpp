@@ -32,6 +32,7 @@ struct Command {
     std::vector<std::string> argv;  // argv[0] is looked up on the (scrubbed) PATH unless it has '/'
     std::filesystem::path cwd;      // empty: the workspace
     std::string stdin_data;         // what the command reads on stdin (default: nothing)
+    int stdin_fd = -1;  // or this descriptor (e.g. the CLI's own stdin), duplicated; -1: stdin_data
     // The environment before scrubbing ("NAME=value"); nullopt: this process's environment.
     std::optional<std::vector<std::string>> environment;
     // Set after scrubbing (the caller vouches for them): e.g. "OSPREY_JOB=3".
@@ -97,7 +98,9 @@ struct RunResult {
     std::string explain() const;
 };
 
-// A started sandboxed command. Move-only; the destructor stops the tree if it still runs.
+// A started sandboxed command. Move-only; the destructor stops the tree if it still runs. The
+// sandbox dies with the thread that started it (parent-death signal): start it from a thread that
+// outlives it (Jobs starts each job from the job's own thread).
 // Async use: wait for readability on stdout_fd()/stderr_fd() and pidfd(), call pump() when one is
 // readable, and finish() (which no longer blocks) once done() is true.
 class Process {
@@ -122,6 +125,7 @@ public:
     // Output produced since the last call (uncapped, for streaming to a UI or a job poll).
     std::string take_new_stdout();
     std::string take_new_stderr();
+    bool has_new_output() const;
     // Kills the whole tree now (SIGKILL to the namespace's init; the kernel kills the rest).
     void stop(EndReason why = EndReason::stopped);
     // Waits (pumping, honouring the timeout) until the end and returns the result.

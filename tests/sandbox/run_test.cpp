@@ -3,7 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+
 #include <fstream>
+#include <thread>
 
 #include "sandbox/run.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -83,4 +86,121 @@ TEST_CASE("output past the stop cap ends the command") {
     p.limits.output_stop_bytes = 1 << 20;
     const auto r = run(Command::shell("yes"), p);
     CHECK(r.reason == EndReason::output_cap);
+}
+
+TEST_CASE("read-only keeps even the workspace read-only; the private /tmp is writable") {
+    TempDir ws;
+    Policy p = policy_for(ws.path());
+    p.mode = Mode::read_only;
+    const auto r = run(Command::shell("echo x > in-workspace.txt; echo y > /tmp/scratch && cat "
+                                      "/tmp/scratch"),
+                       p);
+    INFO(r.explain());
+    if (!r.protection.mount_namespace) {
+        WARN("SKIP: no mount namespace here (see osprey sandbox check)");
+        return;
+    }
+    CHECK(r.out == "y\n");
+    CHECK_FALSE(std::filesystem::exists(ws.path() / "in-workspace.txt"));
+    REQUIRE_FALSE(r.denials.empty());
+    CHECK(r.denials[0].why.find("policy read-only") != std::string::npos);
+}
+
+TEST_CASE("full runs unconfined but still scrubs credentials and enforces the timeout") {
+    TempDir ws;
+    TempDir outside;
+    Policy p = policy_for(ws.path());
+    p.mode = Mode::full;
+    p.limits.timeout = std::chrono::seconds(5);
+    Command c = Command::shell("echo x > " + (outside.path() / "f").string() +
+                               "; echo \"token=${GITHUB_TOKEN:-none} path=${PATH:+set}\"");
+    c.environment = std::vector<std::string>{"PATH=/usr/bin:/bin", "GITHUB_TOKEN=ghp_secret"};
+    const auto r = run(c, p);
+    CHECK(r.ok());
+    CHECK(r.out == "token=none path=set\n");
+    CHECK(std::filesystem::exists(outside.path() / "f"));
+    CHECK_FALSE(r.protection.mount_namespace);
+    CHECK_FALSE(r.protection.seccomp);
+}
+
+TEST_CASE("credentials never reach a confined command; set_environment does") {
+    TempDir ws;
+    Command c = Command::shell("env | sort");
+    c.environment = std::vector<std::string>{"PATH=/usr/bin:/bin", "AWS_SECRET_ACCESS_KEY=s",
+                                             "OPENAI_API_KEY=k", "LANG=C", "RANDOM_VAR=1"};
+    c.set_environment = {"OSPREY_JOB=7"};
+    const auto r = run(c, policy_for(ws.path()));
+    CHECK(r.ok());
+    CHECK(r.out.find("AWS_SECRET") == std::string::npos);
+    CHECK(r.out.find("OPENAI") == std::string::npos);
+    CHECK(r.out.find("RANDOM_VAR") == std::string::npos);
+    CHECK(r.out.find("LANG=C\n") != std::string::npos);
+    CHECK(r.out.find("OSPREY_JOB=7\n") != std::string::npos);
+    // The private temp dir: /tmp itself in a mount namespace, a private folder without one.
+    CHECK(r.out.find(r.protection.mount_namespace
+                         ? "TMPDIR=/tmp\n"
+                         : "TMPDIR=/tmp/osprey-sandbox-") != std::string::npos);
+}
+
+TEST_CASE("a missing workspace or command is a SandboxError naming it") {
+    TempDir ws;
+    Policy p = policy_for(ws.path() / "nope");
+    try {
+        run(Command::shell("true"), p);
+        FAIL("expected SandboxError");
+    } catch (const SandboxError& e) {
+        CHECK(std::string(e.what()).find("nope") != std::string::npos);
+    }
+    Command c;
+    c.argv = {"osprey-no-such-command"};
+    CHECK_THROWS_WITH(run(c, policy_for(ws.path())),
+                      Catch::Contains("command not found: 'osprey-no-such-command'"));
+}
+
+TEST_CASE("a process can be driven asynchronously through its descriptors") {
+    TempDir ws;
+    Process proc =
+        Process::start(Command::shell("echo one; sleep 0.2; echo two"), policy_for(ws.path()));
+    CHECK(proc.pidfd() >= 0);
+    CHECK(proc.stdout_fd() >= 0);
+    std::string streamed;
+    while (proc.pump()) {
+        streamed += proc.take_new_stdout();
+        pollfd fds[2] = {{proc.stdout_fd(), POLLIN, 0}, {proc.pidfd(), POLLIN, 0}};
+        poll(fds, proc.stdout_fd() >= 0 ? 2 : 1, 100);
+    }
+    streamed += proc.take_new_stdout();
+    CHECK(streamed == "one\ntwo\n");
+    CHECK(proc.finish().ok());
+}
+
+TEST_CASE("dropping a running Process kills its whole tree, with or without namespaces") {
+    for (const bool namespaces : {true, false}) {
+        INFO("namespaces " << namespaces);
+        TempDir ws;
+        Policy p = policy_for(ws.path());
+        p.namespaces = namespaces;
+        const auto marker = ws.path() / "survived";
+        {
+            Process proc = Process::start(Command::shell("setsid sh -c 'sleep 1; echo x > " +
+                                                         marker.string() + "' & sleep 30"),
+                                          p);
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        CHECK_FALSE(std::filesystem::exists(marker));
+    }
+}
+
+TEST_CASE("without namespaces a timeout still kills setsid-detached children") {
+    TempDir ws;
+    Policy p = policy_for(ws.path());
+    p.namespaces = false;
+    p.limits.timeout = std::chrono::milliseconds(500);
+    const auto marker = ws.path() / "survived";
+    const auto r = run(
+        Command::shell("setsid sh -c 'sleep 1; echo x > " + marker.string() + "' & sleep 30"), p);
+    CHECK(r.reason == EndReason::timeout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    CHECK_FALSE(std::filesystem::exists(marker));
 }

@@ -2,7 +2,9 @@
 
 #include <memory>
 
+#include "agent/cli/chat_commands.hpp"
 #include "agent/cli/info_commands.hpp"
+#include "agent/cli/tokenizer_commands.hpp"
 
 namespace osprey::agent::cli {
 
@@ -10,6 +12,9 @@ Dispatcher make_osprey_cli() {
     Dispatcher cli("osprey", "agent runtime with an in-process DeepSeek-V4-Flash engine");
     cli.add(version_command());
     cli.add(devices_command());
+    cli.add(tokenize_command());
+    cli.add(detokenize_command());
+    cli.add(chat_command());
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "agent/cli/bench_commands.hpp"
 #include "agent/cli/chat_commands.hpp"
 #include "agent/cli/info_commands.hpp"
 #include "agent/cli/tokenizer_commands.hpp"
@@ -15,6 +16,7 @@ Dispatcher make_osprey_cli() {
     cli.add(tokenize_command());
     cli.add(detokenize_command());
     cli.add(chat_command());
+    cli.add(bench_command());
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

@@ -3,11 +3,14 @@
 #include <memory>
 
 #include "agent/cli/bench_command.hpp"
+#include "agent/cli/chat_commands.hpp"
 #include "agent/cli/info_commands.hpp"
 #include "agent/cli/model_commands.hpp"
 #include "agent/cli/notes_command.hpp"
 #include "agent/cli/sandbox_commands.hpp"
 #include "agent/cli/sessions_command.hpp"
+#include "agent/cli/tokenizer_bench.hpp"
+#include "agent/cli/tokenizer_commands.hpp"
 #include "agent/cli/tool_command.hpp"
 
 namespace osprey::agent::cli {
@@ -16,12 +19,15 @@ Dispatcher make_osprey_cli() {
     Dispatcher cli("osprey", "agent runtime with an in-process DeepSeek-V4-Flash engine");
     cli.add(version_command());
     cli.add(devices_command());
+    cli.add(tokenize_command());
+    cli.add(detokenize_command());
+    cli.add(chat_command());
     cli.add(model_command());
     cli.add(tool_command());
     cli.add(sessions_command());
     cli.add(notes_command());
     cli.add(sandbox_command());
-    cli.add(bench_command({sandbox_bench_command()}));
+    cli.add(bench_command({tokenizer_bench_command(), sandbox_bench_command()}));
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

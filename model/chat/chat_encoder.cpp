@@ -513,11 +513,23 @@ std::string render_tool_calls(const json& tool_calls) {
 }
 
 std::string render_chat(const json& messages, const ChatOptions& options) {
-    return encode(messages, json::array(), options);
+    try {
+        return encode(messages, json::array(), options);
+    } catch (const ChatFormatError&) {
+        throw;
+    } catch (const std::invalid_argument& e) {
+        throw ChatFormatError(e.what());
+    }
 }
 
 std::string render_chat_suffix(const json& context, const json& tail, const ChatOptions& options) {
-    return encode(tail, context, options);
+    try {
+        return encode(tail, context, options);
+    } catch (const ChatFormatError&) {
+        throw;
+    } catch (const std::invalid_argument& e) {
+        throw ChatFormatError(e.what());
+    }
 }
 
 json messages_from_request(const json& request) {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 
 namespace osprey::model {
 namespace {
@@ -104,7 +105,26 @@ void python_json_string(std::string_view text, std::string& out) {
     out += '"';
 }
 
+namespace {
+
+void dump_at(const nlohmann::ordered_json& value, std::string& out, int depth);
+
+}  // namespace
+
 void python_json_dump(const nlohmann::ordered_json& value, std::string& out) {
+    dump_at(value, out, 0);
+}
+
+namespace {
+
+// Python's json.dumps gives up (RecursionError) near 1000 levels; so do we, instead of overflowing
+// the stack.
+constexpr int kMaxDepth = 1000;
+
+void dump_at(const nlohmann::ordered_json& value, std::string& out, int depth) {
+    if (depth > kMaxDepth) {
+        throw std::invalid_argument("JSON value nested deeper than 1000 levels");
+    }
     switch (value.type()) {
         case nlohmann::ordered_json::value_t::null:
         case nlohmann::ordered_json::value_t::discarded:
@@ -133,7 +153,7 @@ void python_json_dump(const nlohmann::ordered_json& value, std::string& out) {
                     out += ", ";
                 }
                 first = false;
-                python_json_dump(item, out);
+                dump_at(item, out, depth + 1);
             }
             out += ']';
             break;
@@ -148,7 +168,7 @@ void python_json_dump(const nlohmann::ordered_json& value, std::string& out) {
                 first = false;
                 python_json_string(k, out);
                 out += ": ";
-                python_json_dump(v, out);
+                dump_at(v, out, depth + 1);
             }
             out += '}';
             break;
@@ -158,6 +178,8 @@ void python_json_dump(const nlohmann::ordered_json& value, std::string& out) {
             break;
     }
 }
+
+}  // namespace
 
 std::string python_json_dumps(const nlohmann::ordered_json& value) {
     std::string out;

@@ -29,7 +29,12 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, TokenId>>& vocab,
         }
         byte_ids_[b] = it->second;
     }
-    merges_.reserve(merges.size() * 2);
+    std::size_t capacity = 1024;
+    while (capacity < merges.size() * 2) {
+        capacity *= 2;
+    }
+    slots_.assign(capacity, MergeSlot{});
+    slot_mask_ = capacity - 1;
     std::int32_t rank = 0;
     for (const auto& [a, b] : merges) {
         const auto ia = ids.find(a);
@@ -40,14 +45,30 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, TokenId>>& vocab,
                                         "') uses a token missing from the vocabulary");
         }
         // The first (lowest-rank) definition of a pair wins, as in Hugging Face.
-        merges_.emplace(key(ia->second, ib->second), Merge{rank, ir->second});
+        const std::uint64_t k = key(ia->second, ib->second);
+        std::size_t slot = slot_of(k, slot_mask_);
+        while (slots_[slot].key != kEmpty && slots_[slot].key != k) {
+            slot = (slot + 1) & slot_mask_;
+        }
+        if (slots_[slot].key == kEmpty) {
+            slots_[slot] = MergeSlot{k, Merge{rank, ir->second}};
+            ++merge_count_;
+        }
         ++rank;
     }
 }
 
 const BpeModel::Merge* BpeModel::find_merge(TokenId a, TokenId b) const {
-    const auto it = merges_.find(key(a, b));
-    return it == merges_.end() ? nullptr : &it->second;
+    const std::uint64_t k = key(a, b);
+    for (std::size_t slot = slot_of(k, slot_mask_);; slot = (slot + 1) & slot_mask_) {
+        const MergeSlot& s = slots_[slot];
+        if (s.key == k) {
+            return &s.merge;
+        }
+        if (s.key == kEmpty) {
+            return nullptr;
+        }
+    }
 }
 
 void BpeModel::encode_word(std::string_view word, std::vector<TokenId>& out) const {
@@ -58,7 +79,7 @@ void BpeModel::encode_word(std::string_view word, std::vector<TokenId>& out) con
     if (word.empty()) {
         return;
     }
-    const bool cacheable = word.size() <= kMaxCachedWord;
+    const bool cacheable = word.size() >= kMinCachedWord && word.size() <= kMaxCachedWord;
     if (cacheable) {
         std::lock_guard lock(cache_->mutex);
         const auto it = cache_->words.find(word);
@@ -87,6 +108,60 @@ void BpeModel::merge_word(std::string_view word, std::vector<TokenId>& out) cons
             return;
         }
     }
+    if (word.size() <= kShortWord) {
+        merge_short_word(word, out);
+    } else {
+        merge_long_word(word, out);
+    }
+}
+
+void BpeModel::merge_short_word(std::string_view word, std::vector<TokenId>& out) const {
+    // Arrays on the stack; the rank of each adjacent pair is kept and only the two pairs around a
+    // merge are looked up again. Lowest rank first, leftmost among equals.
+    constexpr std::int32_t kNone = INT32_MAX;
+    std::array<TokenId, kShortWord> ids;
+    std::array<std::int32_t, kShortWord> ranks;
+    std::array<TokenId, kShortWord> results;
+    std::size_t n = word.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        ids[i] = byte_ids_[static_cast<unsigned char>(word[i])];
+    }
+    const auto look = [&](std::size_t i) {
+        const Merge* m = find_merge(ids[i], ids[i + 1]);
+        ranks[i] = m != nullptr ? m->rank : kNone;
+        results[i] = m != nullptr ? m->result : 0;
+    };
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+        look(i);
+    }
+    while (n > 1) {
+        std::size_t best = 0;
+        for (std::size_t i = 1; i + 1 < n; ++i) {
+            if (ranks[i] < ranks[best]) {
+                best = i;
+            }
+        }
+        if (ranks[best] == kNone) {
+            break;
+        }
+        ids[best] = results[best];
+        for (std::size_t i = best + 1; i + 1 < n; ++i) {
+            ids[i] = ids[i + 1];
+            ranks[i] = ranks[i + 1];
+            results[i] = results[i + 1];
+        }
+        --n;
+        if (best + 1 < n) {
+            look(best);
+        }
+        if (best > 0) {
+            look(best - 1);
+        }
+    }
+    out.insert(out.end(), ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+void BpeModel::merge_long_word(std::string_view word, std::vector<TokenId>& out) const {
     // Symbols in a doubly linked list; candidate merges in a min-heap ordered by (rank, position).
     // Entries made stale by an earlier merge are recognised and skipped when popped.
     const int n = static_cast<int>(word.size());

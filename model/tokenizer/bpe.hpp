@@ -30,7 +30,7 @@ public:
     // tested against.
     void encode_word_reference(std::string_view word, std::vector<TokenId>& out) const;
 
-    std::size_t merge_count() const { return merges_.size(); }
+    std::size_t merge_count() const { return merge_count_; }
 
 private:
     struct Merge {
@@ -43,6 +43,22 @@ private:
     }
     const Merge* find_merge(TokenId a, TokenId b) const;
     void merge_word(std::string_view word, std::vector<TokenId>& out) const;
+    void merge_short_word(std::string_view word, std::vector<TokenId>& out) const;
+    void merge_long_word(std::string_view word, std::vector<TokenId>& out) const;
+
+    // Open-addressing (linear probing) table of merges keyed by the (left, right) id pair: one
+    // cache line per lookup instead of a node walk.
+    struct MergeSlot {
+        std::uint64_t key = kEmpty;
+        Merge merge{};
+    };
+    static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+    static std::size_t slot_of(std::uint64_t key, std::size_t mask) {
+        return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
+    }
+    std::vector<MergeSlot> slots_;
+    std::size_t slot_mask_ = 0;
+    std::size_t merge_count_ = 0;
 
     struct StringHash {
         using is_transparent = void;
@@ -51,7 +67,6 @@ private:
         }
     };
     std::array<TokenId, 256> byte_ids_{};
-    std::unordered_map<std::uint64_t, Merge> merges_;
     // Raw bytes -> id, used when ignore_merges is set (a whole word found in the vocab wins).
     std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>> word_ids_;
     bool ignore_merges_ = false;
@@ -61,7 +76,10 @@ private:
         std::unordered_map<std::string, std::vector<TokenId>, StringHash, std::equal_to<>> words;
     };
     static constexpr std::size_t kCacheCapacity = 1 << 16;
+    // Short words merge faster than a cache lookup; long ones are rare and mostly unique.
+    static constexpr std::size_t kMinCachedWord = 6;
     static constexpr std::size_t kMaxCachedWord = 256;
+    static constexpr std::size_t kShortWord = 48;
     std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
 };
 

@@ -9,37 +9,36 @@ bool maps_to_itself(unsigned b) {
     return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
 }
 
+struct Tables {
+    std::array<char32_t, 256> to_char{};
+    std::array<int, 324> to_byte{};  // code points 0..323 cover the whole mapping
+    Tables() {
+        to_byte.fill(-1);
+        unsigned n = 0;
+        for (unsigned b = 0; b < 256; ++b) {
+            // The bytes that are not printable take 256, 257, ... in byte order.
+            to_char[b] = maps_to_itself(b) ? b : 256 + n++;
+            to_byte[to_char[b]] = static_cast<int>(b);
+        }
+    }
+};
+
+const Tables& tables() {
+    static const Tables t;
+    return t;
+}
+
 }  // namespace
 
 char32_t byte_to_char(unsigned char b) {
-    if (maps_to_itself(b)) {
-        return b;
-    }
-    // The bytes that are not printable take 256, 257, ... in byte order.
-    unsigned n = 0;
-    for (unsigned x = 0; x < b; ++x) {
-        n += maps_to_itself(x) ? 0 : 1;
-    }
-    return 256 + n;
+    return tables().to_char[b];
 }
 
 std::optional<unsigned char> char_to_byte(char32_t cp) {
-    if (cp < 256) {
-        if (maps_to_itself(static_cast<unsigned>(cp))) {
-            return static_cast<unsigned char>(cp);
-        }
+    if (cp >= tables().to_byte.size() || tables().to_byte[cp] < 0) {
         return std::nullopt;
     }
-    unsigned n = 0;
-    for (unsigned x = 0; x < 256; ++x) {
-        if (!maps_to_itself(x)) {
-            if (cp == 256 + n) {
-                return static_cast<unsigned char>(x);
-            }
-            ++n;
-        }
-    }
-    return std::nullopt;
+    return static_cast<unsigned char>(tables().to_byte[cp]);
 }
 
 std::string byte_level_decode(std::string_view token) {

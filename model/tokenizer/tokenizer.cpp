@@ -195,6 +195,193 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
+namespace {
+
+void add_merge(const std::string& s, std::vector<std::pair<std::string, std::string>>& merges) {
+    const auto space = s.find(' ');
+    if (space == std::string::npos) {
+        throw std::invalid_argument("merge '" + s + "' is not two tokens separated by a space");
+    }
+    merges.emplace_back(s.substr(0, space), s.substr(space + 1));
+}
+
+// Streams tokenizer.json: model.vocab and model.merges go straight into vectors (a JSON tree for
+// 128k vocabulary entries costs most of the load time); every other member becomes a JSON tree.
+class TokenizerJsonSax {
+public:
+    using json = nlohmann::json;
+    nlohmann::json rest;
+    std::vector<std::pair<std::string, TokenId>> vocab;
+    std::vector<std::pair<std::string, std::string>> merges;
+    bool saw_vocab = false;
+    bool saw_merges = false;
+
+    bool null() { return scalar(nullptr); }
+    bool boolean(bool v) { return scalar(v); }
+    bool number_integer(json::number_integer_t v) {
+        if (mode_ == Mode::vocab) {
+            if (v < 0 || v > INT32_MAX) {
+                throw std::invalid_argument("vocab entry '" + key_ + "' has an invalid id");
+            }
+            vocab.emplace_back(std::move(key_), static_cast<TokenId>(v));
+            return true;
+        }
+        return scalar(v);
+    }
+    bool number_unsigned(json::number_unsigned_t v) {
+        if (mode_ == Mode::vocab) {
+            if (v > INT32_MAX) {
+                throw std::invalid_argument("vocab entry '" + key_ + "' has an invalid id");
+            }
+            vocab.emplace_back(std::move(key_), static_cast<TokenId>(v));
+            return true;
+        }
+        return scalar(v);
+    }
+    bool number_float(json::number_float_t v, const json::string_t& s) {
+        if (mode_ != Mode::none) {
+            throw std::invalid_argument("model.vocab/merges hold a number " + s +
+                                        " where ids or strings belong");
+        }
+        return dom_.number_float(v, s);
+    }
+    bool string(json::string_t& v) {
+        if (mode_ == Mode::merges) {
+            if (depth_ == merges_depth_ + 1) {
+                add_merge(v, merges);
+            } else if (depth_ == merges_depth_ + 2 && pair_.size() < 2) {
+                pair_.push_back(std::move(v));
+            } else {
+                throw std::invalid_argument("model.merges entries must be \"a b\" or [a, b]");
+            }
+            return true;
+        }
+        if (mode_ == Mode::vocab) {
+            throw std::invalid_argument("model.vocab entry '" + key_ + "' is not an id");
+        }
+        return dom_.string(v);
+    }
+    bool binary(json::binary_t& v) { return mode_ == Mode::none ? dom_.binary(v) : false; }
+    bool start_object(std::size_t n) {
+        ++depth_;
+        if (!pending_special_.empty()) {
+            if (pending_special_ != "vocab") {
+                throw std::invalid_argument("model.merges must be an array");
+            }
+            pending_special_.clear();
+            mode_ = Mode::vocab;
+            vocab_depth_ = depth_ - 1;
+            return true;
+        }
+        if (mode_ != Mode::none) {
+            throw std::invalid_argument("model.vocab/merges have an unexpected nested object");
+        }
+        path_.push_back(pending_key_);
+        return dom_.start_object(n);
+    }
+    bool key(json::string_t& k) {
+        if (mode_ == Mode::vocab) {
+            key_ = std::move(k);
+            return true;
+        }
+        // "vocab" and "merges" directly inside the top-level "model" object are streamed.
+        if (depth_ == 2 && path_.size() == 2 && path_[1] == "model" &&
+            (k == "vocab" || k == "merges")) {
+            pending_special_ = k;
+            return true;
+        }
+        pending_key_ = k;
+        return dom_.key(k);
+    }
+    bool end_object() {
+        if (mode_ == Mode::vocab && depth_ == vocab_depth_ + 1) {
+            --depth_;
+            mode_ = Mode::none;
+            saw_vocab = true;
+            return true;
+        }
+        --depth_;
+        path_.pop_back();
+        return dom_.end_object();
+    }
+    bool start_array(std::size_t n) {
+        ++depth_;
+        if (mode_ == Mode::merges) {
+            if (depth_ != merges_depth_ + 2) {
+                throw std::invalid_argument("model.merges entries must be \"a b\" or [a, b]");
+            }
+            pair_.clear();
+            return true;
+        }
+        if (mode_ == Mode::vocab) {
+            throw std::invalid_argument("model.vocab entry '" + key_ + "' is not an id");
+        }
+        if (!pending_special_.empty()) {
+            if (pending_special_ != "merges") {
+                throw std::invalid_argument("model.vocab must be an object");
+            }
+            pending_special_.clear();
+            mode_ = Mode::merges;
+            merges_depth_ = depth_ - 1;
+            return true;
+        }
+        path_.push_back(pending_key_);
+        return dom_.start_array(n);
+    }
+    bool end_array() {
+        if (mode_ == Mode::merges) {
+            if (depth_ == merges_depth_ + 2) {
+                if (pair_.size() != 2) {
+                    throw std::invalid_argument("model.merges entries must be \"a b\" or [a, b]");
+                }
+                merges.emplace_back(std::move(pair_[0]), std::move(pair_[1]));
+            } else {
+                mode_ = Mode::none;
+                saw_merges = true;
+            }
+            --depth_;
+            return true;
+        }
+        --depth_;
+        path_.pop_back();
+        return dom_.end_array();
+    }
+    bool parse_error(std::size_t position, const std::string& last,
+                     const nlohmann::detail::exception& e) {
+        return dom_.parse_error(position, last, e);
+    }
+
+private:
+    template <typename T>
+    bool scalar(T v) {
+        if (mode_ != Mode::none || !pending_special_.empty()) {
+            throw std::invalid_argument("model.vocab/merges have an unexpected value");
+        }
+        if constexpr (std::is_same_v<T, std::nullptr_t>) {
+            return dom_.null();
+        } else if constexpr (std::is_same_v<T, bool>) {
+            return dom_.boolean(v);
+        } else if constexpr (std::is_same_v<T, json::number_integer_t>) {
+            return dom_.number_integer(v);
+        } else {
+            return dom_.number_unsigned(v);
+        }
+    }
+    enum class Mode { none, vocab, merges };
+    Mode mode_ = Mode::none;
+    int depth_ = 0;
+    int vocab_depth_ = 0;
+    int merges_depth_ = 0;
+    std::string key_;
+    std::string pending_key_;
+    std::string pending_special_;
+    std::vector<std::string> path_;
+    std::vector<std::string> pair_;
+    nlohmann::detail::json_sax_dom_parser<nlohmann::json> dom_{rest, true};
+};
+
+}  // namespace
+
 Tokenizer Tokenizer::load(const std::filesystem::path& path) {
     std::filesystem::path file = path;
     std::error_code ec;
@@ -212,20 +399,74 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path) {
             throw std::runtime_error(p.string() + " is not valid JSON: " + e.what());
         }
     };
-    const nlohmann::json tokenizer = read_json(file);
+    std::string text;
+    {
+        std::ifstream in(file, std::ios::binary | std::ios::ate);
+        if (!in) {
+            throw std::runtime_error("cannot read tokenizer file " + file.string());
+        }
+        text.resize(static_cast<std::size_t>(in.tellg()));
+        in.seekg(0);
+        in.read(text.data(), static_cast<std::streamsize>(text.size()));
+        if (!in) {
+            throw std::runtime_error("error reading tokenizer file " + file.string());
+        }
+    }
+    TokenizerJsonSax sax;
+    try {
+        nlohmann::json::sax_parse(text, &sax);
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(file.string() + " is not valid JSON: " + e.what());
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(file.string() + ": " + e.what());
+    }
     const auto config_path = file.parent_path() / "tokenizer_config.json";
     std::optional<nlohmann::json> config;
     if (std::filesystem::exists(config_path, ec)) {
         config = read_json(config_path);
     }
     try {
-        return from_json(tokenizer, config ? &*config : nullptr);
+        if (!sax.saw_vocab || !sax.saw_merges) {
+            throw std::invalid_argument("model.vocab or model.merges is missing");
+        }
+        return from_parts(sax.rest, std::move(sax.vocab), std::move(sax.merges),
+                          config ? &*config : nullptr);
     } catch (const std::exception& e) {
         throw std::runtime_error(file.string() + ": " + e.what());
     }
 }
 
 Tokenizer Tokenizer::from_json(const nlohmann::json& tok, const nlohmann::json* config) {
+    if (!tok.is_object() || !tok.contains("model") || !tok.at("model").is_object()) {
+        throw std::invalid_argument("not a Hugging Face tokenizer.json (no \"model\" object)");
+    }
+    const auto& model = tok.at("model");
+    std::vector<std::pair<std::string, TokenId>> vocab;
+    std::vector<std::pair<std::string, std::string>> merges;
+    if (model.contains("vocab")) {
+        for (const auto& [piece, id] : model.at("vocab").items()) {
+            vocab.emplace_back(piece, id.get<TokenId>());
+        }
+    }
+    if (model.contains("merges")) {
+        for (const auto& m : model.at("merges")) {
+            if (m.is_string()) {
+                add_merge(m.get<std::string>(), merges);
+            } else if (m.is_array() && m.size() == 2) {
+                merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+            } else {
+                throw std::invalid_argument("merge entry " + m.dump() +
+                                            " is neither \"a b\" nor [a, b]");
+            }
+        }
+    }
+    return from_parts(tok, std::move(vocab), std::move(merges), config);
+}
+
+Tokenizer Tokenizer::from_parts(const nlohmann::json& tok,
+                                std::vector<std::pair<std::string, TokenId>> vocab,
+                                std::vector<std::pair<std::string, std::string>> merges,
+                                const nlohmann::json* config) {
     auto impl = std::make_unique<Impl>();
     if (!tok.is_object() || !tok.contains("model")) {
         throw std::invalid_argument("not a Hugging Face tokenizer.json (no \"model\" object)");
@@ -258,34 +499,12 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& tok, const nlohmann::json* 
                                     "' is not supported (ByteLevel is)");
     }
 
-    std::vector<std::pair<std::string, TokenId>> vocab;
-    vocab.reserve(model.at("vocab").size());
     TokenId max_id = -1;
-    for (const auto& [piece, id] : model.at("vocab").items()) {
-        const TokenId value = id.get<TokenId>();
+    for (const auto& [piece, value] : vocab) {
         if (value < 0) {
             throw std::invalid_argument("vocab entry '" + piece + "' has a negative id");
         }
-        vocab.emplace_back(piece, value);
         max_id = std::max(max_id, value);
-    }
-    std::vector<std::pair<std::string, std::string>> merges;
-    merges.reserve(model.at("merges").size());
-    for (const auto& m : model.at("merges")) {
-        if (m.is_string()) {
-            const std::string s = m.get<std::string>();
-            const auto space = s.find(' ');
-            if (space == std::string::npos) {
-                throw std::invalid_argument("merge '" + s +
-                                            "' is not two tokens separated by a space");
-            }
-            merges.emplace_back(s.substr(0, space), s.substr(space + 1));
-        } else if (m.is_array() && m.size() == 2) {
-            merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
-        } else {
-            throw std::invalid_argument("merge entry " + m.dump() +
-                                        " is neither \"a b\" nor [a, b]");
-        }
     }
     impl->bpe = std::make_unique<BpeModel>(vocab, merges, model.value("ignore_merges", false));
     impl->pre = std::make_unique<PreTokenizer>(tok.value("pre_tokenizer", nlohmann::json()));

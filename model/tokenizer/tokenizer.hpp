@@ -68,6 +68,12 @@ public:
 private:
     struct Impl;
     explicit Tokenizer(std::unique_ptr<Impl> impl);
+    // `tok` is tokenizer.json whose model.vocab and model.merges are given separately (the loader
+    // streams those two large members instead of building a JSON tree for them).
+    static Tokenizer from_parts(const nlohmann::json& tok,
+                                std::vector<std::pair<std::string, TokenId>> vocab,
+                                std::vector<std::pair<std::string, std::string>> merges,
+                                const nlohmann::json* config);
     std::vector<TokenId> encode_with(std::string_view text, bool reference) const;
     std::unique_ptr<Impl> impl_;
 };

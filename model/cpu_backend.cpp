@@ -69,6 +69,14 @@ public:
     const ModelConfig& config() const override { return w_->config; }
 
     std::unique_ptr<BackendState> create_state(const SessionOptions& options) override {
+        if (options.capacity < 1 || options.capacity > w_->config.max_position_embeddings) {
+            throw std::invalid_argument(
+                "session capacity " + std::to_string(options.capacity) + " outside 1.." +
+                std::to_string(w_->config.max_position_embeddings) + " (max_position_embeddings)");
+        }
+        if (options.rewind_margin < 0) {
+            throw std::invalid_argument("rewind_margin must not be negative");
+        }
         auto s = std::make_unique<CpuState>();
         s->opts = options;
         reset(*s);

@@ -95,7 +95,7 @@ TEST_CASE("fast linear matches the reference on random inputs") {
         // 320 columns: FP8 rows end in a partial 128-block.
         RandomMatrix m(f, 260, f == WeightFormat::fp4_block32 ? 384 : 320, rng);
         const std::int64_t cols = m.w.cols;
-        for (std::int64_t tokens : {1, 2, 3, 4, 5}) {
+        for (std::int64_t tokens : {1, 2, 3, 4, 5, 9}) {
             std::vector<float> x(static_cast<std::size_t>(tokens * cols));
             for (auto& v : x) {
                 v = nd(rng);

@@ -27,6 +27,9 @@ struct SessionOptions {
     Numerics numerics = Numerics::fp32;
     std::int64_t capacity = 1 << 20;   // most tokens the session may hold
     std::int64_t rewind_margin = 256;  // truncation this far back is O(1); further replays
+    // exact mode: keep cached KV on its FP8/FP4 grid (≈3.5 KB/token for V4-Flash) instead of
+    // fp32; lossless, so the logits are identical either way.
+    bool compact_kv = true;
 };
 
 // Per-sequence state owned by a backend (window rings, compressor partial states, compressed

@@ -69,6 +69,14 @@ public:
     const ModelConfig& config() const override { return w_->config; }
 
     std::unique_ptr<BackendState> create_state(const SessionOptions& options) override {
+        if (options.capacity < 1 || options.capacity > w_->config.max_position_embeddings) {
+            throw std::invalid_argument(
+                "session capacity " + std::to_string(options.capacity) + " outside 1.." +
+                std::to_string(w_->config.max_position_embeddings) + " (max_position_embeddings)");
+        }
+        if (options.rewind_margin < 0) {
+            throw std::invalid_argument("rewind_margin must not be negative");
+        }
         auto s = std::make_unique<CpuState>();
         s->opts = options;
         reset(*s);
@@ -142,10 +150,10 @@ public:
             auto& ls = s.layers[static_cast<std::size_t>(l)];
             const std::int64_t r = c.ratio(l);
             if (ls.compressor) {
-                ls.compressor->truncate_rows(length / r);
+                ls.compressor->rows.truncate(length / r);
             }
             if (ls.indexer) {
-                ls.indexer->truncate_rows(length / 4);
+                ls.indexer->rows.truncate(length / 4);
             }
         }
         s.len = length;
@@ -208,12 +216,18 @@ private:
         s.layers.assign(static_cast<std::size_t>(c.num_hidden_layers), {});
         for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
             v4::attention_init_state(c, w_->layers[static_cast<std::size_t>(l)].attn,
-                                     s.layers[static_cast<std::size_t>(l)], s.opts.rewind_margin);
+                                     s.layers[static_cast<std::size_t>(l)], s.opts.rewind_margin,
+                                     compact(s));
         }
         s.mtp.assign(w_->mtp.size(), {});
         for (std::size_t m = 0; m < w_->mtp.size(); ++m) {
-            v4::attention_init_state(c, w_->mtp[m].block.attn, s.mtp[m], s.opts.rewind_margin);
+            v4::attention_init_state(c, w_->mtp[m].block.attn, s.mtp[m], s.opts.rewind_margin,
+                                     compact(s));
         }
+    }
+
+    static bool compact(const CpuState& s) {
+        return s.opts.numerics == Numerics::exact && s.opts.compact_kv;
     }
 
     void embed_rows(std::span<const std::int32_t> tokens, float* out) const {

@@ -168,6 +168,19 @@ std::uint8_t fp8_quantize_block(const float* x, int n, std::uint8_t* codes) {
     return code;
 }
 
+std::uint8_t fp4_quantize_block(const float* x, int n, std::uint8_t* packed) {
+    const float amax = std::max(block_amax(x, n), kFp4AmaxFloor);
+    const std::uint8_t code = pow2_scale_code(amax, kFp4Max);
+    const float s = e8m0_to_f32(code);
+    for (int i = 0; i < n; i += 2) {
+        const std::uint8_t lo = f32_to_fp4_e2m1(std::clamp(x[i] / s, -kFp4Max, kFp4Max));
+        const std::uint8_t hi =
+            i + 1 < n ? f32_to_fp4_e2m1(std::clamp(x[i + 1] / s, -kFp4Max, kFp4Max)) : 0;
+        packed[i / 2] = static_cast<std::uint8_t>(lo | (hi << 4));
+    }
+    return code;
+}
+
 std::uint8_t fp4_quant_dequant_block(float* x, int n) {
     const float amax = std::max(block_amax(x, n), kFp4AmaxFloor);
     const std::uint8_t code = pow2_scale_code(amax, kFp4Max);

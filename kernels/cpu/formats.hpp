@@ -85,7 +85,11 @@ void fp8_quant_dequant(float* x, int n, int block);
 void fp4_quant_dequant(float* x, int n, int block);
 
 // Quantize a block to codes (for compact storage): writes `n` codes, returns the scale code.
+// For values already on the grid of the same rule this is lossless (the scale can only shrink by
+// powers of two, which keeps every value representable).
 std::uint8_t fp8_quantize_block(const float* x, int n, std::uint8_t* codes);
+// FP4: writes ceil(n/2) bytes, two codes per byte, low nibble first; returns the scale code.
+std::uint8_t fp4_quantize_block(const float* x, int n, std::uint8_t* packed);
 
 // Sylvester Hadamard rotation over n (power of two) values scaled by n^-1/2, in fp32 (spec §2.6).
 void hadamard_rotate(float* x, int n);

@@ -37,14 +37,23 @@ float weight_at(const WeightMatrix& w, std::int64_t row, std::int64_t col);
 // Rows [row, row + 1) dequantized into out[cols] (fast path).
 void dequant_row(const WeightMatrix& w, std::int64_t row, float* out);
 
+// Kernel variants, ordered: each needs the instruction sets of the ones before it.
+enum class Variant { portable = 0, avx2 = 1, avx512 = 2 };
+// The best variant this CPU supports (AVX2 needs FMA and F16C; AVX-512 needs AVX512F).
+Variant best_kernel_variant();
+const char* to_string(Variant v);
+
 // y[t, r] = Σ_c x[t, c] · W[r, c] for t < tokens; x is [tokens, cols], y is [tokens, rows].
 void linear_ref(const WeightMatrix& w, const float* x, std::int64_t tokens, float* y);
 void linear(const WeightMatrix& w, const float* x, std::int64_t tokens, float* y, ThreadPool* pool);
+// The same with a chosen variant (clamped to what the CPU supports): for tests and benchmarks.
+void linear(const WeightMatrix& w, const float* x, std::int64_t tokens, float* y, ThreadPool* pool,
+            Variant variant);
 
 // Σ a[i]·b[i] in fp32 (SIMD when available).
 float dot(const float* a, const float* b, std::int64_t n);
 
-// "avx512" / "avx2" / "portable": the variant dequant_row and dot use on this machine.
+// "avx512" / "avx2" / "portable": the variant linear, dequant_row and dot use on this machine.
 const char* linear_kernel_variant();
 
 }  // namespace osprey::kernels

@@ -11,17 +11,20 @@
 namespace osprey::model::v4 {
 
 void attention_init_state(const ModelConfig& cfg, const AttentionWeights& w, LayerState& state,
-                          std::int64_t margin) {
-    state.kv.init(cfg.head_dim, cfg.sliding_window + margin);
+                          std::int64_t margin, bool compact) {
+    using Kind = RowCodec::Kind;
+    const RowCodec kv_codec(compact ? Kind::kv_fp8 : Kind::f32, cfg.head_dim, cfg.qk_rope_head_dim);
+    const RowCodec index_codec(compact ? Kind::index_fp4 : Kind::f32, cfg.index_head_dim, 0);
+    state.kv.init(kv_codec, cfg.sliding_window + margin);
     state.compressor.reset();
     state.indexer.reset();
     if (w.compressor) {
         state.compressor.emplace();
-        compressor_init(*state.compressor, *w.compressor, margin);
+        compressor_init(*state.compressor, *w.compressor, margin, kv_codec);
     }
     if (w.indexer) {
         state.indexer.emplace();
-        compressor_init(*state.indexer, w.indexer->compressor, margin);
+        compressor_init(*state.indexer, w.indexer->compressor, margin, index_codec);
     }
 }
 
@@ -166,9 +169,11 @@ void attention_forward(const Ctx& ctx, const AttentionWeights& w, std::int64_t r
     const std::int64_t win = c.sliding_window;
     std::vector<const float*> keys;
     std::vector<std::int64_t> selected;
+    // Decoded rows of the keys this query sees (window + compressed), reused across tokens.
+    std::vector<float> scratch;
     for (std::int64_t t = 0; t < tokens; ++t) {
         const std::int64_t p = p0 + t;
-        std::copy(kv.data() + t * hd, kv.data() + (t + 1) * hd, state.kv.at(p));
+        state.kv.put(p, kv.data() + t * hd);
         if (w.compressor) {
             const std::int64_t cw = state.compressor->u.width;
             compressor_push(ctx, *w.compressor, *state.compressor, p, cu.data() + t * cw,
@@ -179,26 +184,29 @@ void attention_forward(const Ctx& ctx, const AttentionWeights& w, std::int64_t r
             compressor_push(ctx, w.indexer->compressor, *state.indexer, p, iu.data() + t * iwd,
                             ig.data() + t * iwd, freqs, CompressorRole::indexer_keys);
         }
-        keys.clear();
-        for (std::int64_t k = std::max<std::int64_t>(0, p - win + 1); k <= p; ++k) {
-            keys.push_back(state.kv.at(k));
-        }
+        const std::int64_t first = std::max<std::int64_t>(0, p - win + 1);
+        selected.clear();
         if (w.compressor) {
             const CompressorState& cs = *state.compressor;
             if (w.indexer) {
-                selected.clear();
                 const std::int64_t nI = c.index_n_heads;
                 const std::int64_t dI = c.index_head_dim;
                 indexer_select(ctx, iq.data() + t * nI * dI, iwt.data() + t * nI, *state.indexer,
                                c.index_topk, selected);
-                for (std::int64_t j : selected) {
-                    keys.push_back(cs.row(j));
-                }
             } else {
-                for (std::int64_t j = 0; j < cs.n_rows; ++j) {
-                    keys.push_back(cs.row(j));
+                for (std::int64_t j = 0; j < cs.n_rows(); ++j) {
+                    selected.push_back(j);
                 }
             }
+        }
+        const auto n_keys = static_cast<std::int64_t>(p - first + 1 + selected.size());
+        scratch.resize(static_cast<std::size_t>(n_keys * hd));
+        keys.clear();
+        for (std::int64_t k = first; k <= p; ++k) {
+            keys.push_back(state.kv.view(k, scratch.data() + keys.size() * hd));
+        }
+        for (std::int64_t j : selected) {
+            keys.push_back(state.compressor->rows.view(j, scratch.data() + keys.size() * hd));
         }
         auto head_fn = [&](std::int64_t h0, std::int64_t h1) {
             for (std::int64_t h = h0; h < h1; ++h) {

@@ -18,8 +18,9 @@ struct RopeTables {
     std::vector<float> compressed;  // compressed layers (YaRN)
 };
 
+// `compact`: store cached rows on their FP8/FP4 grid (exact mode) instead of fp32.
 void attention_init_state(const ModelConfig& cfg, const AttentionWeights& w, LayerState& state,
-                          std::int64_t margin);
+                          std::int64_t margin, bool compact);
 
 // x [tokens, D] (attn_norm output) at positions p0.. → out [tokens, D].
 void attention_forward(const Ctx& ctx, const AttentionWeights& w, std::int64_t ratio,

@@ -8,13 +8,14 @@
 
 namespace osprey::model::v4 {
 
-void compressor_init(CompressorState& state, const CompressorWeights& w, std::int64_t margin) {
+void compressor_init(CompressorState& state, const CompressorWeights& w, std::int64_t margin,
+                     const RowCodec& codec) {
     const std::int64_t width = (w.overlap ? 2 : 1) * w.dim;
     state.u.init(width, 2 * w.ratio + margin);
     state.g.init(width, 2 * w.ratio + margin);
     state.dim = w.dim;
-    state.n_rows = 0;
-    state.rows.clear();
+    state.rows = RowStore{};
+    state.rows.codec = codec;
 }
 
 void compressor_project(const Ctx& ctx, const CompressorWeights& w, const float* x,
@@ -96,8 +97,7 @@ void compressor_push(const Ctx& ctx, const CompressorWeights& w, CompressorState
             kernels::fp4_quant_dequant(z.data(), static_cast<int>(d), 32);
         }
     }
-    state.rows.insert(state.rows.end(), z.begin(), z.end());
-    state.n_rows = j + 1;
+    state.rows.append(z.data());  // row j: rows complete in order
 }
 
 }  // namespace osprey::model::v4

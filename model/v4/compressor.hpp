@@ -15,7 +15,9 @@ namespace osprey::model::v4 {
 
 enum class CompressorRole { main_kv, indexer_keys };
 
-void compressor_init(CompressorState& state, const CompressorWeights& w, std::int64_t margin);
+// `codec` says how finished rows are stored (fp32, or their FP8/FP4 grid in exact mode).
+void compressor_init(CompressorState& state, const CompressorWeights& w, std::int64_t margin,
+                     const RowCodec& codec);
 
 // u, g [tokens, c·d] for tokens at positions p0 .. p0+tokens-1 (g includes the ape bias).
 void compressor_project(const Ctx& ctx, const CompressorWeights& w, const float* x,

@@ -39,7 +39,7 @@ void indexer_queries(const Ctx& ctx, const IndexerWeights& iw, const float* c_q,
 
 void indexer_select(const Ctx& ctx, const float* q, const float* w, const CompressorState& keys,
                     std::int64_t top_k, std::vector<std::int64_t>& selected) {
-    const std::int64_t n = keys.n_rows;
+    const std::int64_t n = keys.n_rows();
     if (n <= top_k) {
         for (std::int64_t j = 0; j < n; ++j) {
             selected.push_back(j);
@@ -49,8 +49,9 @@ void indexer_select(const Ctx& ctx, const float* q, const float* w, const Compre
     const std::int64_t nI = ctx.cfg.index_n_heads;
     const std::int64_t dI = ctx.cfg.index_head_dim;
     std::vector<float> score(static_cast<std::size_t>(n));
+    std::vector<float> scratch(static_cast<std::size_t>(dI));
     for (std::int64_t j = 0; j < n; ++j) {
-        const float* k = keys.row(j);
+        const float* k = keys.rows.view(j, scratch.data());
         float s = 0.0F;
         for (std::int64_t h = 0; h < nI; ++h) {
             float d = kernels::dot(q + h * dI, k, dI);

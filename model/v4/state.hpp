@@ -3,6 +3,10 @@
 // window KV vectors, the compressors' per-token projections of recent positions, the compressed
 // rows and (CSA layers) the indexer's compressed keys. Rings keep `rewind_margin` extra positions
 // so that truncating a few tokens back needs no recomputation.
+//
+// Cached rows are stored through a RowCodec: fp32 in fp32 mode; in exact mode in the value grid
+// they already live on (main KV: FP8 e4m3 codes + one E8M0 scale per 64 dims for the non-rope
+// part, bf16 rope dims; indexer keys: packed FP4 + one E8M0 scale per 32), which is lossless.
 
 #include <cstdint>
 #include <optional>
@@ -10,7 +14,29 @@
 
 namespace osprey::model::v4 {
 
-// The rows of the last `capacity` positions, slot = position mod capacity.
+class RowCodec {
+public:
+    enum class Kind { f32, kv_fp8, index_fp4 };
+
+    RowCodec() = default;
+    RowCodec(Kind kind, std::int64_t width, std::int64_t rope_dims)
+        : kind_(kind), width_(width), rope_(rope_dims) {}
+
+    Kind kind() const { return kind_; }
+    std::int64_t width() const { return width_; }
+    std::int64_t row_bytes() const;
+    void encode(const float* row, std::uint8_t* out) const;
+    void decode(const std::uint8_t* in, float* row) const;
+    // The row decoded into `scratch` (width floats); returns scratch.
+    const float* view(const std::uint8_t* in, float* scratch) const;
+
+private:
+    Kind kind_ = Kind::f32;
+    std::int64_t width_ = 0;
+    std::int64_t rope_ = 0;
+};
+
+// The float rows of the last `capacity` positions, slot = position mod capacity.
 struct PositionRing {
     std::int64_t width = 0;
     std::int64_t capacity = 0;
@@ -26,24 +52,58 @@ struct PositionRing {
     std::int64_t bytes() const { return static_cast<std::int64_t>(data.size()) * 4; }
 };
 
-struct CompressorState {
-    PositionRing u, g;        // width c·d; capacity 2·ratio + margin
-    std::vector<float> rows;  // [n_rows, d], grows with use
-    std::int64_t dim = 0;
-    std::int64_t n_rows = 0;
+// Encoded rows of the last `capacity` positions (the window KV).
+struct RowRing {
+    RowCodec codec;
+    std::int64_t capacity = 0;
+    std::vector<std::uint8_t> data;
 
-    const float* row(std::int64_t j) const { return rows.data() + j * dim; }
-    std::int64_t bytes() const {
-        return u.bytes() + g.bytes() + n_rows * dim * static_cast<std::int64_t>(sizeof(float));
+    void init(const RowCodec& c, std::int64_t cap) {
+        codec = c;
+        capacity = cap;
+        data.assign(static_cast<std::size_t>(c.row_bytes() * cap), 0);
     }
-    void truncate_rows(std::int64_t n) {
+    void put(std::int64_t pos, const float* row) {
+        codec.encode(row, data.data() + (pos % capacity) * codec.row_bytes());
+    }
+    const float* view(std::int64_t pos, float* scratch) const {
+        return codec.view(data.data() + (pos % capacity) * codec.row_bytes(), scratch);
+    }
+    std::int64_t bytes() const { return static_cast<std::int64_t>(data.size()); }
+};
+
+// Encoded rows appended one by one (compressed KV, indexer keys); grows with use.
+struct RowStore {
+    RowCodec codec;
+    std::int64_t n_rows = 0;
+    std::vector<std::uint8_t> data;
+
+    void append(const float* row) {
+        data.resize(static_cast<std::size_t>((n_rows + 1) * codec.row_bytes()));
+        codec.encode(row, data.data() + n_rows * codec.row_bytes());
+        ++n_rows;
+    }
+    const float* view(std::int64_t j, float* scratch) const {
+        return codec.view(data.data() + j * codec.row_bytes(), scratch);
+    }
+    void truncate(std::int64_t n) {
         n_rows = n;
-        rows.resize(static_cast<std::size_t>(n * dim));
+        data.resize(static_cast<std::size_t>(n * codec.row_bytes()));
     }
+    std::int64_t bytes() const { return n_rows * codec.row_bytes(); }
+};
+
+struct CompressorState {
+    PositionRing u, g;  // fp32 projections, width c·d; capacity 2·ratio + margin
+    RowStore rows;      // compressed rows [n_rows, d]
+    std::int64_t dim = 0;
+
+    std::int64_t n_rows() const { return rows.n_rows; }
+    std::int64_t bytes() const { return u.bytes() + g.bytes() + rows.bytes(); }
 };
 
 struct LayerState {
-    PositionRing kv;  // window KV, width head_dim, capacity window + margin
+    RowRing kv;  // window KV, width head_dim, capacity window + margin
     std::optional<CompressorState> compressor;
     std::optional<CompressorState> indexer;
 

@@ -92,23 +92,29 @@ TEST_CASE("fast linear matches the reference on random inputs") {
     INFO("kernel variant " << linear_kernel_variant());
     for (auto f : {WeightFormat::f32, WeightFormat::bf16, WeightFormat::fp8_block128,
                    WeightFormat::fp4_block32}) {
-        RandomMatrix m(f, 260, 384, rng);
-        for (std::int64_t tokens : {1, 5}) {
-            std::vector<float> x(static_cast<std::size_t>(tokens * 384));
+        // 320 columns: FP8 rows end in a partial 128-block.
+        RandomMatrix m(f, 260, f == WeightFormat::fp4_block32 ? 384 : 320, rng);
+        const std::int64_t cols = m.w.cols;
+        for (std::int64_t tokens : {1, 2, 3, 4, 5, 9}) {
+            std::vector<float> x(static_cast<std::size_t>(tokens * cols));
             for (auto& v : x) {
                 v = nd(rng);
             }
             std::vector<float> ref(static_cast<std::size_t>(tokens * 260));
-            std::vector<float> fast(ref.size());
             linear_ref(m.w, x.data(), tokens, ref.data());
-            linear(m.w, x.data(), tokens, fast.data(), &pool);
-            double num = 0.0;
-            double den = 0.0;
-            for (std::size_t i = 0; i < ref.size(); ++i) {
-                num += (ref[i] - fast[i]) * static_cast<double>(ref[i] - fast[i]);
-                den += static_cast<double>(ref[i]) * ref[i];
+            // Every variant this CPU can run (portable always).
+            for (int v = 0; v <= static_cast<int>(best_kernel_variant()); ++v) {
+                std::vector<float> fast(ref.size());
+                linear(m.w, x.data(), tokens, fast.data(), &pool, static_cast<Variant>(v));
+                double num = 0.0;
+                double den = 0.0;
+                for (std::size_t i = 0; i < ref.size(); ++i) {
+                    num += (ref[i] - fast[i]) * static_cast<double>(ref[i] - fast[i]);
+                    den += static_cast<double>(ref[i]) * ref[i];
+                }
+                INFO("variant " << to_string(static_cast<Variant>(v)) << " tokens " << tokens);
+                CHECK(std::sqrt(num / den) < 1e-6);
             }
-            CHECK(std::sqrt(num / den) < 1e-6);
         }
     }
 }

@@ -124,3 +124,26 @@ TEST_CASE("a saved session restores to the same state") {
     std::stringstream junk("not a snapshot");
     CHECK_THROWS_WITH(Session::load(f.backend, junk), Catch::Contains("bad magic"));
 }
+
+TEST_CASE("exact mode: compact FP8/FP4 KV storage is lossless and smaller") {
+    Fixture f("tiny-a");
+    SessionOptions compact;
+    compact.numerics = Numerics::exact;
+    SessionOptions wide = compact;
+    wide.compact_kv = false;
+    Session a(f.backend, compact);
+    Session b(f.backend, wide);
+    const auto la = a.append(f.prompt, 37);
+    const auto lb = b.append(f.prompt, 37);
+    CHECK(la == lb);  // bit-identical
+    CHECK(a.decode(5) == b.decode(5));
+    CHECK(a.byte_size() < b.byte_size());
+    // Growth per 64 tokens (rows only): CSA layers 1 and 3 add 16 main rows (64 FP8 + 1 scale +
+    // 64 bf16 rope dims = 193 B) and 16 indexer rows (64 + 4 = 68 B); the HCA layer (ratio 16)
+    // adds 4 main rows; plus 64 token ids.
+    Session c(f.backend, compact);
+    c.append(std::span<const std::int32_t>(f.prompt).first(64));
+    const std::int64_t at64 = c.byte_size();
+    c.append(std::span<const std::int32_t>(f.prompt).subspan(64, 64));
+    CHECK(c.byte_size() - at64 == 2 * 16 * (193 + 68) + 4 * 193 + 64 * 4);
+}

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "agent/cli/bench_command.hpp"
 #include "agent/cli/info_commands.hpp"
 #include "agent/cli/tool_command.hpp"
 
@@ -12,6 +13,7 @@ Dispatcher make_osprey_cli() {
     cli.add(version_command());
     cli.add(devices_command());
     cli.add(tool_command());
+    cli.add(bench_command());
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

@@ -3,6 +3,7 @@
 #include <tree_sitter/api.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -67,38 +68,46 @@ std::unique_ptr<TSQuery, QueryFree> compile(const Language& lang, std::string_vi
     return std::unique_ptr<TSQuery, QueryFree>(q);
 }
 
-const LanguageQueries* queries_for(const Language& lang) {
-    // Built once for all languages; TSQuery objects are immutable and shared across threads.
-    static const std::map<std::string_view, LanguageQueries> kAll = [] {
-        std::map<std::string_view, LanguageQueries> all;
-        for (const auto& l : languages()) {
-            LanguageQueries q;
-            q.definitions = compile(l, "definitions", nullptr);
-            q.references = compile(l, "references", nullptr);
-            if (!q.definitions || !q.references)
-                continue;
-            const uint32_t n = ts_query_capture_count(q.definitions.get());
-            for (uint32_t id = 0; id < n; ++id) {
-                uint32_t len = 0;
-                const char* text = ts_query_capture_name_for_id(q.definitions.get(), id, &len);
-                const std::string_view name(text, len);
-                CaptureRole role;
-                role.is_name = name == "name";
-                if (name.rfind("definition.", 0) == 0) {
-                    role.is_definition = true;
-                    role.kind = std::string(name.substr(11));
-                } else if (name.rfind("declaration.", 0) == 0) {
-                    role.is_declaration = true;
-                    role.kind = std::string(name.substr(12));
-                }
-                q.roles.push_back(role);
-            }
-            all.emplace(l.name, std::move(q));
+LanguageQueries build_queries(const Language& l) {
+    LanguageQueries q;
+    q.definitions = compile(l, "definitions", nullptr);
+    q.references = compile(l, "references", nullptr);
+    if (!q.definitions || !q.references)
+        return q;
+    const uint32_t n = ts_query_capture_count(q.definitions.get());
+    for (uint32_t id = 0; id < n; ++id) {
+        uint32_t len = 0;
+        const char* text = ts_query_capture_name_for_id(q.definitions.get(), id, &len);
+        const std::string_view name(text, len);
+        CaptureRole role;
+        role.is_name = name == "name";
+        if (name.rfind("definition.", 0) == 0) {
+            role.is_definition = true;
+            role.kind = std::string(name.substr(11));
+        } else if (name.rfind("declaration.", 0) == 0) {
+            role.is_declaration = true;
+            role.kind = std::string(name.substr(12));
         }
-        return all;
-    }();
-    auto it = kAll.find(lang.name);
-    return it == kAll.end() ? nullptr : &it->second;
+        q.roles.push_back(role);
+    }
+    return q;
+}
+
+// Compiled on first use per language (compiling a query for a large grammar takes tens of
+// milliseconds); TSQuery objects are immutable afterwards and shared across threads.
+const LanguageQueries* queries_for(const Language& lang) {
+    struct Slot {
+        std::once_flag once;
+        LanguageQueries queries;
+    };
+    static std::array<Slot, 16> slots;
+    const auto all = languages();
+    const auto index = static_cast<std::size_t>(&lang - all.data());
+    if (index >= all.size() || index >= slots.size())
+        return nullptr;
+    Slot& slot = slots[index];
+    std::call_once(slot.once, [&] { slot.queries = build_queries(lang); });
+    return slot.queries.definitions && slot.queries.references ? &slot.queries : nullptr;
 }
 
 std::string_view node_text(TSNode node, std::string_view source) {

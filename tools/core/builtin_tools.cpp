@@ -1,3 +1,4 @@
+#include "tools/codenav/codenav_tools.hpp"
 #include "tools/core/registry.hpp"
 #include "tools/files/file_tools.hpp"
 #include "tools/git/git_tools.hpp"
@@ -12,6 +13,7 @@ Registry make_default_registry() {
     add_file_tools(registry);
     add_grep_tool(registry);
     add_git_tools(registry);
+    add_codenav_tools(registry);
     add_todo_tool(registry);
     return registry;
 }

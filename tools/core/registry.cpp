@@ -61,6 +61,8 @@ ToolResult Registry::call(std::string_view name, const nlohmann::json& args,
                         " permission, which this session does not grant");
     }
     ToolResult result;
+    if (tool->permission != Permission::read)
+        ++ctx.generation;  // even if it fails half-way
     try {
         result = tool->run(args, ctx);
     } catch (const ToolError&) {

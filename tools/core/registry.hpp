@@ -4,7 +4,9 @@
 // the handler runs, checks the permission, and caps the text shown to the model with an explicit
 // marker and a hint for fetching the rest.
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -19,6 +21,8 @@
 #include "tools/core/workspace.hpp"
 
 namespace osprey::tools {
+
+class SymbolIndex;
 
 enum class Permission { read, write, execute };
 std::string_view permission_name(Permission permission);
@@ -48,6 +52,14 @@ struct ToolContext {
     // The symbol index database; empty = the default under the user's cache directory.
     std::filesystem::path index_path;
     std::vector<TodoItem> todos;  // the model's plan, kept by the `todo` tool
+
+    // Code navigation keeps its index open across calls and refreshes it when a write or execute
+    // tool ran since (`generation` counts those calls) or after `index_max_age`.
+    std::shared_ptr<SymbolIndex> symbol_index;
+    std::uint64_t generation = 0;
+    std::uint64_t indexed_generation = 0;
+    std::chrono::steady_clock::time_point indexed_at{};
+    std::chrono::milliseconds index_max_age{2000};
 };
 
 using ToolHandler = std::function<ToolResult(const nlohmann::json& args, ToolContext& ctx)>;

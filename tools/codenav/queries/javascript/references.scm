@@ -1,0 +1,5 @@
+(identifier) @reference
+(property_identifier) @reference
+(private_property_identifier) @reference
+(shorthand_property_identifier) @reference
+(shorthand_property_identifier_pattern) @reference

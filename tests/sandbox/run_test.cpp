@@ -3,7 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <thread>
@@ -203,4 +207,27 @@ TEST_CASE("without namespaces a timeout still kills setsid-detached children") {
     CHECK(r.reason == EndReason::timeout);
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     CHECK_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_CASE("network: true shares the host's network (a permission rule)") {
+    TempDir ws;
+    const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(listen(listener, 4) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    Policy p = policy_for(ws.path());
+    p.network = true;
+    const auto r = run(Command::shell("exec 3<>/dev/tcp/127.0.0.1/" +
+                                      std::to_string(ntohs(addr.sin_port)) + " && echo connected"),
+                       p);
+    INFO(r.explain() << r.err);
+    CHECK(r.out == "connected\n");
+    CHECK_FALSE(r.protection.network_namespace);
+    CHECK(r.denials.empty());
+    close(listener);
 }

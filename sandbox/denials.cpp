@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <sstream>
 
 #include "sandbox/seccomp_filter.hpp"
@@ -38,6 +39,20 @@ std::string path_in(const std::string& line, std::size_t error_at, const fs::pat
     std::string head = line.substr(0, error_at);
     while (!head.empty() && (head.back() == ' ' || head.back() == ':')) {
         head.pop_back();
+    }
+    // "cannot create x", "cannot touch 'x'", "can't create x": whatever follows names a file.
+    for (const char* verb : {"cannot create ", "cannot touch ", "can't create ", "cannot remove ",
+                             "cannot make directory "}) {
+        if (const auto at = head.rfind(verb); at != std::string::npos) {
+            std::string name = head.substr(at + std::strlen(verb));
+            if (name.size() >= 2 && (name.front() == '\'' || name.front() == '"')) {
+                name = name.substr(1, name.size() - 2);
+            }
+            if (!name.empty()) {
+                const fs::path p(name);
+                return (p.is_absolute() ? p : cwd / p).lexically_normal().string();
+            }
+        }
     }
     std::string token;
     if (!head.empty() && (head.back() == '\'' || head.back() == '"' || head.back() == '`')) {

@@ -52,6 +52,16 @@ TEST_CASE("relative paths resolve against the working directory; .git is explain
     CHECK(d.why.find("/w/.git stays read-only") != std::string::npos);
 }
 
+TEST_CASE("a bare file name after 'cannot create' is a path in the working directory") {
+    RunResult r = with_stderr(
+        "sh: 1: cannot create x: Read-only file system\n"
+        "touch: cannot touch 'a b': Read-only file system\n");
+    add_denials(r, context());
+    REQUIRE(r.denials.size() == 2);
+    CHECK(r.denials[0].what == "write to /w/src/x");
+    CHECK(r.denials[1].what == "write to /w/src/a b");
+}
+
 TEST_CASE("hidden secrets, blocked system calls and the network are told apart") {
     RunResult r = with_stderr(
         "cat: /home/u/.ssh/id_rsa: No such file or directory\n"

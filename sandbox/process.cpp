@@ -794,7 +794,8 @@ Process Process::start(const Command& command, const Policy& policy) {
 
         int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;  // exit signal 0: no SIGCHLD for us
         if (namespaces) {
-            flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+            flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+                     CLONE_NEWCGROUP;
             if (!policy.network) {
                 flags |= CLONE_NEWNET;  // only loopback: no network
             }

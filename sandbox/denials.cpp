@@ -255,6 +255,14 @@ void add_denials(RunResult& r, const DenialContext& c) {
             }
         }
     }
+    // Killed by SIGXFSZ itself, or a shell reporting that a child was (128 + signal).
+    if ((r.reason == EndReason::signaled && r.signal == SIGXFSZ) ||
+        (r.reason == EndReason::exited && r.exit_code == 128 + SIGXFSZ)) {
+        add(r,
+            {"file-size-cap",
+             "a file larger than " + std::to_string(c.limits.file_size_bytes >> 20) + " MiB",
+             "RLIMIT_FSIZE ended the process (SIGXFSZ)", "the user can raise the file size limit"});
+    }
     switch (r.reason) {
         case EndReason::timeout:
             add(r, {"timeout",

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <thread>
 
@@ -230,4 +231,16 @@ TEST_CASE("network: true shares the host's network (a permission rule)") {
     CHECK_FALSE(r.protection.network_namespace);
     CHECK(r.denials.empty());
     close(listener);
+}
+
+TEST_CASE("writing past the file size limit is stopped and explained") {
+    TempDir ws;
+    Policy p = policy_for(ws.path());
+    p.limits.file_size_bytes = 1 << 20;
+    const auto r = run(Command::shell("head -c 4000000 /dev/zero > big.bin"), p);
+    INFO(r.explain());
+    CHECK(r.exit_code == 128 + SIGXFSZ);
+    CHECK(std::filesystem::file_size(ws.path() / "big.bin") <= (1u << 20));
+    REQUIRE_FALSE(r.denials.empty());
+    CHECK(r.denials[0].kind == "file-size-cap");
 }

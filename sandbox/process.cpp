@@ -687,6 +687,11 @@ Process Process::start(const Command& command, const Policy& policy) {
     state->context.limits = policy.limits;
 
     const bool confined = r.mode != Mode::full;
+    if (!confined && !policy.full_consent) {
+        throw SandboxError(
+            "policy full runs the command without confinement and needs the "
+            "user's explicit consent (Policy::full_consent)");
+    }
     const int abi = confined ? landlock_abi_cached() : 0;
     const std::string exe = find_executable(command.argv[0], env);
 

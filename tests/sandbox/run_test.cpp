@@ -116,6 +116,8 @@ TEST_CASE("full runs unconfined but still scrubs credentials and enforces the ti
     TempDir outside;
     Policy p = policy_for(ws.path());
     p.mode = Mode::full;
+    CHECK_THROWS_WITH(run(Command::shell("true"), p), Catch::Contains("explicit consent"));
+    p.full_consent = true;
     p.limits.timeout = std::chrono::seconds(5);
     Command c = Command::shell("echo x > " + (outside.path() / "f").string() +
                                "; echo \"token=${GITHUB_TOKEN:-none} path=${PATH:+set}\"");

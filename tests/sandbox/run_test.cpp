@@ -93,7 +93,7 @@ TEST_CASE("output past the stop cap ends the command") {
     CHECK(r.reason == EndReason::output_cap);
 }
 
-TEST_CASE("read-only keeps even the workspace read-only; the private /tmp is writable") {
+TEST_CASE("read-only keeps even the workspace read-only, the private /tmp writable") {
     TempDir ws;
     Policy p = policy_for(ws.path());
     p.mode = Mode::read_only;
@@ -130,7 +130,7 @@ TEST_CASE("full runs unconfined but still scrubs credentials and enforces the ti
     CHECK_FALSE(r.protection.seccomp);
 }
 
-TEST_CASE("credentials never reach a confined command; set_environment does") {
+TEST_CASE("credentials never reach a confined command, set_environment does") {
     TempDir ws;
     Command c = Command::shell("env | sort");
     c.environment = std::vector<std::string>{"PATH=/usr/bin:/bin", "AWS_SECRET_ACCESS_KEY=s",

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <sstream>
 
 #include "sandbox/seccomp_filter.hpp"
@@ -38,6 +39,20 @@ std::string path_in(const std::string& line, std::size_t error_at, const fs::pat
     std::string head = line.substr(0, error_at);
     while (!head.empty() && (head.back() == ' ' || head.back() == ':')) {
         head.pop_back();
+    }
+    // "cannot create x", "cannot touch 'x'", "can't create x": whatever follows names a file.
+    for (const char* verb : {"cannot create ", "cannot touch ", "can't create ", "cannot remove ",
+                             "cannot make directory "}) {
+        if (const auto at = head.rfind(verb); at != std::string::npos) {
+            std::string name = head.substr(at + std::strlen(verb));
+            if (name.size() >= 2 && (name.front() == '\'' || name.front() == '"')) {
+                name = name.substr(1, name.size() - 2);
+            }
+            if (!name.empty()) {
+                const fs::path p(name);
+                return (p.is_absolute() ? p : cwd / p).lexically_normal().string();
+            }
+        }
     }
     std::string token;
     if (!head.empty() && (head.back() == '\'' || head.back() == '"' || head.back() == '`')) {
@@ -239,6 +254,14 @@ void add_denials(RunResult& r, const DenialContext& c) {
                 break;
             }
         }
+    }
+    // Killed by SIGXFSZ itself, or a shell reporting that a child was (128 + signal).
+    if ((r.reason == EndReason::signaled && r.signal == SIGXFSZ) ||
+        (r.reason == EndReason::exited && r.exit_code == 128 + SIGXFSZ)) {
+        add(r,
+            {"file-size-cap",
+             "a file larger than " + std::to_string(c.limits.file_size_bytes >> 20) + " MiB",
+             "RLIMIT_FSIZE ended the process (SIGXFSZ)", "the user can raise the file size limit"});
     }
     switch (r.reason) {
         case EndReason::timeout:

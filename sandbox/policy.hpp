@@ -50,6 +50,9 @@ struct Limits {
 
 struct Policy {
     Mode mode = Mode::workspace_write;
+    // Mode::full only runs when this is set: the caller records that the user consented (a model
+    // asking for it is not consent). Process::start refuses full without it.
+    bool full_consent = false;
     // The folder the agent works in (writable under workspace-write). Empty: the current directory.
     std::filesystem::path workspace;
     // Whose secrets to hide. Empty: $HOME of the command's environment (or of this process).

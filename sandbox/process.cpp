@@ -436,7 +436,7 @@ Resolved resolve(const Command& command, const Policy& policy,
 
 // The mount plan: a read-only view of the host, a private /tmp and a minimal /dev, the writable
 // paths bound back read-write, protected paths read-only again, secrets covered.
-void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
+void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes, bool network) {
     // Replaced by fresh tmpfs: /tmp (private temp) and /run (host daemons' sockets: docker,
     // postgres, dbus, the user's session; a read-only bind does not stop connect()).
     std::vector<fs::path> covered_roots = {"/tmp"};
@@ -462,7 +462,13 @@ void plan_mounts(Prepared& prep, const Resolved& r, std::uint64_t tmp_bytes) {
     // Read-only paths the private /tmp would otherwise cover: HOME and the cwd in tests and
     // scratch folders, the workspace under read-only.
     std::vector<fs::path> reexpose;
-    for (const auto& p : {r.home, r.cwd, r.workspace}) {
+    std::vector<fs::path> wanted = {r.home, r.cwd, r.workspace};
+    if (network) {
+        // With network allowed, name resolution may go through systemd-resolved's stub file
+        // (/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf).
+        wanted.emplace_back("/run/systemd/resolve");
+    }
+    for (const auto& p : wanted) {
         if (!p.empty() && covering_root(p)) {
             const bool covered = std::any_of(r.writable.begin(), r.writable.end(),
                                              [&](const fs::path& w) { return is_within(p, w); }) ||
@@ -681,6 +687,11 @@ Process Process::start(const Command& command, const Policy& policy) {
     state->context.limits = policy.limits;
 
     const bool confined = r.mode != Mode::full;
+    if (!confined && !policy.full_consent) {
+        throw SandboxError(
+            "policy full runs the command without confinement and needs the "
+            "user's explicit consent (Policy::full_consent)");
+    }
     const int abi = confined ? landlock_abi_cached() : 0;
     const std::string exe = find_executable(command.argv[0], env);
 
@@ -715,7 +726,7 @@ Process Process::start(const Command& command, const Policy& policy) {
             }
         }
         if (namespaces) {
-            plan_mounts(prep, r, policy.limits.private_tmp_bytes);
+            plan_mounts(prep, r, policy.limits.private_tmp_bytes, policy.network);
         }
         if (confined && abi > 0) {
             plan_landlock(prep, r, tmp, abi, !policy.network && !namespaces, !namespaces);
@@ -750,7 +761,7 @@ Process Process::start(const Command& command, const Policy& policy) {
             limit(RLIMIT_NPROC, l.max_processes);
             plan.max_processes = static_cast<std::int64_t>(l.max_processes);
         }
-        plan.bring_lo_up = namespaces;
+        plan.bring_lo_up = namespaces && !policy.network;
         plan.drop_caps = namespaces || geteuid() == 0;
         plan.cap_last = cap_last();
 
@@ -788,8 +799,11 @@ Process Process::start(const Command& command, const Policy& policy) {
 
         int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;  // exit signal 0: no SIGCHLD for us
         if (namespaces) {
-            flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
-                     CLONE_NEWUTS;
+            flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+                     CLONE_NEWCGROUP;
+            if (!policy.network) {
+                flags |= CLONE_NEWNET;  // only loopback: no network
+            }
         }
         constexpr std::size_t kStack = 64 * 1024;
         void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
@@ -842,8 +856,8 @@ Process Process::start(const Command& command, const Policy& policy) {
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         }
         Protection& p = state->protection;
-        p.user_namespace = p.mount_namespace = p.pid_namespace = p.network_namespace =
-            p.ipc_namespace = namespaces;
+        p.user_namespace = p.mount_namespace = p.pid_namespace = p.ipc_namespace = namespaces;
+        p.network_namespace = namespaces && !policy.network;
         p.rlimits = true;
         if (policy.limits.timeout.count() > 0) {
             state->deadline = state->start + policy.limits.timeout;

@@ -68,6 +68,7 @@ sandbox::Policy policy_from(const Args& args) {
                              "' for --policy: expected read-only, workspace-write or full");
         }
         policy.mode = *mode;
+        policy.full_consent = true;  // typed by the user on the command line
     }
     policy.workspace = args.value("--workspace").value_or(args.value("--cwd").value_or(""));
     for (const auto& w : args.values("--writable")) {
@@ -190,6 +191,7 @@ int run_bench_sandbox(const Args& args, Io& io) {
             throw UsageError("unknown policy '" + *p + "' for --policy");
         }
         policy.mode = *mode;
+        policy.full_consent = true;
     }
     const std::string true_path = access("/bin/true", X_OK) == 0 ? "/bin/true" : "/usr/bin/true";
     char dir[] = "/tmp/osprey-bench-XXXXXX";

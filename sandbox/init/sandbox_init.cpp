@@ -156,7 +156,10 @@ int run_op(const MountOp& op, int* slots) {
         case Op::symlink:
             return (::symlink(arg, path) == 0 || errno == EEXIST) ? 0 : errno;
         case Op::proc:
-            return mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0
+            // Read-only: a command running as the host's root must not write /proc files whose
+            // only guard is their mode (sysrq-trigger, ...).
+            return mount("proc", path, "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                         nullptr) == 0
                        ? 0
                        : errno;
         case Op::devpts:

@@ -44,12 +44,22 @@ TEST_CASE("a read-only write names the path, the rule and the permission rule") 
     CHECK(d.how_to_allow.find("--writable") != std::string::npos);
 }
 
-TEST_CASE("relative paths resolve against the working directory; .git is explained") {
+TEST_CASE("relative paths resolve against the working directory and .git is explained") {
     RunResult r = with_stderr("sh: 1: cannot create ../.git/hooks/x: Read-only file system\n");
     add_denials(r, context());
     const Denial& d = only(r);
     CHECK(d.what == "write to /w/.git/hooks/x");
     CHECK(d.why.find("/w/.git stays read-only") != std::string::npos);
+}
+
+TEST_CASE("a bare file name after 'cannot create' is a path in the working directory") {
+    RunResult r = with_stderr(
+        "sh: 1: cannot create x: Read-only file system\n"
+        "touch: cannot touch 'a b': Read-only file system\n");
+    add_denials(r, context());
+    REQUIRE(r.denials.size() == 2);
+    CHECK(r.denials[0].what == "write to /w/src/x");
+    CHECK(r.denials[1].what == "write to /w/src/a b");
 }
 
 TEST_CASE("hidden secrets, blocked system calls and the network are told apart") {
@@ -77,7 +87,7 @@ TEST_CASE("a refused socket is a network denial, not a generic system call") {
     CHECK(only(r).kind == "network");
 }
 
-TEST_CASE("memory exhaustion becomes the memory cap; full policy explains nothing") {
+TEST_CASE("memory exhaustion becomes the memory cap and full policy explains nothing") {
     RunResult r = with_stderr("MemoryError\n");
     add_denials(r, context());
     CHECK(r.reason == EndReason::memory_cap);

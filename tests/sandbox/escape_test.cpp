@@ -325,6 +325,20 @@ TEST_CASE("escape: a detached daemon does not outlive its command", "[escape]") 
     CHECK_FALSE(fs::exists(marker));
 }
 
+TEST_CASE("escape: /proc and /sys cannot be written", "[escape]") {
+    Scene s;
+    REQUIRE_LAYER(report().workspace_write.mount_namespace || report().workspace_write.landlock_abi,
+                  "no filesystem confinement");
+    // Harmless targets (its own name; a sysfs value written back unchanged): the guard under test
+    // is the one that protects sysrq-trigger and the writable sysctls.
+    const auto r = s.sh(
+        "echo renamed > /proc/self/comm && echo wrote-proc; "
+        "v=$(cat /sys/kernel/mm/ksm/run) && echo \"$v\" > /sys/kernel/mm/ksm/run && "
+        "echo wrote-sys");
+    CHECK(r.out.find("wrote") == std::string::npos);
+    CHECK(has_denial(r, "fs-write"));
+}
+
 TEST_CASE("escape: mount, unshare and chroot are denied", "[escape]") {
     Scene s;
     REQUIRE_LAYER(report().workspace_write.seccomp, "seccomp is not in force");

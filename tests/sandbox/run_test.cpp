@@ -3,8 +3,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <thread>
 
@@ -88,7 +93,7 @@ TEST_CASE("output past the stop cap ends the command") {
     CHECK(r.reason == EndReason::output_cap);
 }
 
-TEST_CASE("read-only keeps even the workspace read-only; the private /tmp is writable") {
+TEST_CASE("read-only keeps even the workspace read-only, the private /tmp writable") {
     TempDir ws;
     Policy p = policy_for(ws.path());
     p.mode = Mode::read_only;
@@ -111,6 +116,8 @@ TEST_CASE("full runs unconfined but still scrubs credentials and enforces the ti
     TempDir outside;
     Policy p = policy_for(ws.path());
     p.mode = Mode::full;
+    CHECK_THROWS_WITH(run(Command::shell("true"), p), Catch::Contains("explicit consent"));
+    p.full_consent = true;
     p.limits.timeout = std::chrono::seconds(5);
     Command c = Command::shell("echo x > " + (outside.path() / "f").string() +
                                "; echo \"token=${GITHUB_TOKEN:-none} path=${PATH:+set}\"");
@@ -123,7 +130,7 @@ TEST_CASE("full runs unconfined but still scrubs credentials and enforces the ti
     CHECK_FALSE(r.protection.seccomp);
 }
 
-TEST_CASE("credentials never reach a confined command; set_environment does") {
+TEST_CASE("credentials never reach a confined command, set_environment does") {
     TempDir ws;
     Command c = Command::shell("env | sort");
     c.environment = std::vector<std::string>{"PATH=/usr/bin:/bin", "AWS_SECRET_ACCESS_KEY=s",
@@ -203,4 +210,39 @@ TEST_CASE("without namespaces a timeout still kills setsid-detached children") {
     CHECK(r.reason == EndReason::timeout);
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     CHECK_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_CASE("network: true shares the host's network (a permission rule)") {
+    TempDir ws;
+    const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(listen(listener, 4) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    Policy p = policy_for(ws.path());
+    p.network = true;
+    const auto r = run(Command::shell("exec 3<>/dev/tcp/127.0.0.1/" +
+                                      std::to_string(ntohs(addr.sin_port)) + " && echo connected"),
+                       p);
+    INFO(r.explain() << r.err);
+    CHECK(r.out == "connected\n");
+    CHECK_FALSE(r.protection.network_namespace);
+    CHECK(r.denials.empty());
+    close(listener);
+}
+
+TEST_CASE("writing past the file size limit is stopped and explained") {
+    TempDir ws;
+    Policy p = policy_for(ws.path());
+    p.limits.file_size_bytes = 1 << 20;
+    const auto r = run(Command::shell("head -c 4000000 /dev/zero > big.bin"), p);
+    INFO(r.explain());
+    CHECK(r.exit_code == 128 + SIGXFSZ);
+    CHECK(std::filesystem::file_size(ws.path() / "big.bin") <= (1u << 20));
+    REQUIRE_FALSE(r.denials.empty());
+    CHECK(r.denials[0].kind == "file-size-cap");
 }

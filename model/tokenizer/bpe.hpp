@@ -72,6 +72,7 @@ private:
     bool ignore_merges_ = false;
 
     struct Cache {
+        Cache() { words.reserve(kCacheCapacity); }
         std::mutex mutex;
         std::unordered_map<std::string, std::vector<TokenId>, StringHash, std::equal_to<>> words;
     };

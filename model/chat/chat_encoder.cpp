@@ -300,7 +300,7 @@ json drop_thinking_messages(const json& messages) {
 
 std::string tool_result_text(const json& content, std::size_t index) {
     if (content.is_null()) {
-        return {};
+        return "None";  // the official encoder formats a null tool result with Python's str()
     }
     if (content.is_string()) {
         return content.get<std::string>();

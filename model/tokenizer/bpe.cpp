@@ -11,7 +11,7 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, TokenId>>& vocab,
                    const std::vector<std::pair<std::string, std::string>>& merges,
                    bool ignore_merges)
     : ignore_merges_(ignore_merges) {
-    std::unordered_map<std::string, TokenId> ids;
+    auto& ids = ids_;
     ids.reserve(vocab.size());
     for (const auto& [piece, id] : vocab) {
         ids.emplace(piece, id);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -31,6 +32,11 @@ public:
     void encode_word_reference(std::string_view word, std::vector<TokenId>& out) const;
 
     std::size_t merge_count() const { return merge_count_; }
+    // The id of a vocabulary string (byte-level spelling), if any.
+    std::optional<TokenId> piece_id(std::string_view piece) const {
+        const auto it = ids_.find(piece);
+        return it == ids_.end() ? std::nullopt : std::optional<TokenId>(it->second);
+    }
 
 private:
     struct Merge {
@@ -67,11 +73,13 @@ private:
         }
     };
     std::array<TokenId, 256> byte_ids_{};
+    std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>> ids_;
     // Raw bytes -> id, used when ignore_merges is set (a whole word found in the vocab wins).
     std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>> word_ids_;
     bool ignore_merges_ = false;
 
     struct Cache {
+        Cache() { words.reserve(kCacheCapacity); }
         std::mutex mutex;
         std::unordered_map<std::string, std::vector<TokenId>, StringHash, std::equal_to<>> words;
     };

@@ -122,7 +122,12 @@ struct Tokenizer::Impl {
     std::vector<std::string> id_bytes;
     std::vector<std::uint8_t> known;
     std::vector<std::uint8_t> special;
-    std::unordered_map<std::string, TokenId> piece_ids;  // vocab strings and added contents
+    std::unordered_map<std::string, TokenId> piece_ids;  // added token contents
+
+    std::optional<TokenId> find_piece(const std::string& text) const {
+        const auto it = piece_ids.find(text);
+        return it != piece_ids.end() ? std::optional<TokenId>(it->second) : bpe->piece_id(text);
+    }
     std::optional<TokenId> bos;
     std::optional<TokenId> eos;
     bool add_bos = false;
@@ -537,7 +542,6 @@ Tokenizer Tokenizer::from_parts(const nlohmann::json& tok,
     for (const auto& [piece, id] : vocab) {
         impl->id_bytes[static_cast<std::size_t>(id)] = byte_level_decode(piece);
         impl->known[static_cast<std::size_t>(id)] = 1;
-        impl->piece_ids.emplace(piece, id);
     }
     for (std::size_t i = 0; i < impl->added.size(); ++i) {
         const AddedToken& a = impl->added[i];
@@ -558,20 +562,19 @@ Tokenizer Tokenizer::from_parts(const nlohmann::json& tok,
             if (!text) {
                 return std::nullopt;
             }
-            const auto it = impl->piece_ids.find(*text);
-            if (it == impl->piece_ids.end()) {
+            const auto found = impl->find_piece(*text);
+            if (!found) {
                 throw std::invalid_argument(std::string("tokenizer_config.json ") + key + " '" +
                                             *text + "' is not a token");
             }
-            return it->second;
+            return found;
         };
         impl->bos = lookup("bos_token");
         impl->eos = lookup("eos_token");
         impl->add_bos = config->value("add_bos_token", false);
     } else {
         const auto find = [&](const char* text) -> std::optional<TokenId> {
-            const auto it = impl->piece_ids.find(text);
-            return it == impl->piece_ids.end() ? std::nullopt : std::optional<TokenId>(it->second);
+            return impl->find_piece(text);
         };
         impl->bos = find("<｜begin▁of▁sentence｜>");
         impl->eos = find("<｜end▁of▁sentence｜>");
@@ -649,11 +652,7 @@ bool Tokenizer::contains(TokenId id) const {
 }
 
 std::optional<TokenId> Tokenizer::token_id(std::string_view token) const {
-    const auto it = impl_->piece_ids.find(std::string(token));
-    if (it == impl_->piece_ids.end()) {
-        return std::nullopt;
-    }
-    return it->second;
+    return impl_->find_piece(std::string(token));
 }
 
 std::size_t Tokenizer::id_limit() const {

@@ -130,3 +130,11 @@ TEST_CASE("messages_from_request attaches tools to the first system message") {
     CHECK(messages[0].at("role") == "system");
     CHECK(messages[0].at("tools").size() == 1);
 }
+
+TEST_CASE("a null tool result renders as the official encoder renders it") {
+    const auto conv =
+        ordered_json::parse(R"([{"role": "tool", "tool_call_id": "x", "content": null}])");
+    CHECK(
+        render_chat(conv, ChatOptions{}) ==
+        "<｜begin▁of▁sentence｜><｜User｜><tool_result>None</tool_result><｜Assistant｜></think>");
+}

@@ -150,10 +150,8 @@ std::uint8_t fp8_quant_dequant_block(float* x, int n) {
     const float amax = std::max(block_amax(x, n), kFp8AmaxFloor);
     const std::uint8_t code = pow2_scale_code(amax, kFp8Max);
     const float s = e8m0_to_f32(code);
-    const float* table = fp8_e4m3_table();
     for (int i = 0; i < n; ++i) {
-        const float v = std::clamp(x[i] / s, -kFp8Max, kFp8Max);
-        x[i] = table[f32_to_fp8_e4m3(v)] * s;
+        x[i] = fp8_e4m3_round(std::clamp(x[i] / s, -kFp8Max, kFp8Max)) * s;
     }
     return code;
 }

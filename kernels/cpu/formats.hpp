@@ -56,6 +56,34 @@ const float* fp8_e4m3_table();
 // Round-to-nearest-even into e4m3fn; values beyond ±448 saturate (callers clamp first); NaN → 0x7F.
 std::uint8_t f32_to_fp8_e4m3(float f);
 
+// The FP8 e4m3fn value nearest to f (ties to even), for |f| ≤ 448: the same result as
+// fp8_e4m3_to_f32(f32_to_fp8_e4m3(f)) computed with float bit operations (no table, no frexp).
+inline float fp8_e4m3_round(float f) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    const std::uint32_t sign = bits & 0x80000000U;
+    std::uint32_t mag = bits & 0x7FFFFFFFU;
+    float out;
+    if (mag >= 0x3C800000U) {  // |f| ≥ 2^-6: normal e4m3, keep 3 mantissa bits (RNE)
+        mag += 0x7FFFFU + ((mag >> 20) & 1U);
+        mag &= 0xFFF00000U;
+        if (mag > 0x43E00000U) {  // beyond 448 (only reachable from unclamped input)
+            mag = 0x43E00000U;
+        }
+        std::memcpy(&out, &mag, 4);
+    } else {  // subnormal e4m3: multiples of 2^-9, RNE through the 1.5·2^23 trick
+        float a;
+        std::memcpy(&a, &mag, 4);
+        const float q = (a * 512.0F + 12582912.0F) - 12582912.0F;
+        out = q * (1.0F / 512.0F);
+    }
+    std::uint32_t ob;
+    std::memcpy(&ob, &out, 4);
+    ob |= sign;
+    std::memcpy(&out, &ob, 4);
+    return out;
+}
+
 // ---- FP4 e2m1 -------------------------------------------------------------------------------
 // Code → value: 0, 0.5, 1, 1.5, 2, 3, 4, 6 and the negatives (code | 8).
 const float* fp4_e2m1_table();

@@ -1,5 +1,6 @@
 #include "model/v4/state.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/formats.hpp"
@@ -59,8 +60,12 @@ void RowCodec::decode(const std::uint8_t* in, float* row) const {
             const std::int64_t nope = width_ - rope_;
             const std::uint8_t* scales = in + nope;
             const float* table = kernels::fp8_e4m3_table();
-            for (std::int64_t i = 0; i < nope; ++i) {
-                row[i] = table[in[i]] * kernels::e8m0_to_f32(scales[i / 64]);
+            for (std::int64_t b = 0; b < nope; b += 64) {
+                const float s = kernels::e8m0_to_f32(scales[b / 64]);
+                const std::int64_t e = std::min<std::int64_t>(nope, b + 64);
+                for (std::int64_t i = b; i < e; ++i) {
+                    row[i] = table[in[i]] * s;
+                }
             }
             const std::uint8_t* rope = scales + (nope + 63) / 64;
             for (std::int64_t i = 0; i < rope_; ++i) {
@@ -72,10 +77,14 @@ void RowCodec::decode(const std::uint8_t* in, float* row) const {
         }
         case Kind::index_fp4: {
             const std::uint8_t* scales = in + (width_ + 1) / 2;
-            for (std::int64_t i = 0; i < width_; ++i) {
-                const std::uint8_t byte = in[i / 2];
-                const std::uint8_t code = (i % 2 == 0) ? (byte & 0xF) : (byte >> 4);
-                row[i] = kernels::fp4_e2m1_to_f32(code) * kernels::e8m0_to_f32(scales[i / 32]);
+            const float* table = kernels::fp4_e2m1_table();
+            for (std::int64_t b = 0; b < width_; b += 32) {
+                const float s = kernels::e8m0_to_f32(scales[b / 32]);
+                const std::int64_t e = std::min<std::int64_t>(width_, b + 32);
+                for (std::int64_t i = b; i < e; ++i) {
+                    const std::uint8_t byte = in[i / 2];
+                    row[i] = table[(i % 2 == 0) ? (byte & 0xF) : (byte >> 4)] * s;
+                }
             }
             return;
         }

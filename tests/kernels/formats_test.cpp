@@ -1,4 +1,5 @@
 // Bit-exact checks of the numeric formats and quantizers of spec §2.1–§2.4 and §2.6.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -91,6 +92,31 @@ TEST_CASE("FP8 e4m3fn encoding rounds to nearest, ties to even, and saturates") 
         INFO("x = " << x);
         REQUIRE(fp8_e4m3_to_f32(f32_to_fp8_e4m3(x)) ==
                 fp8_e4m3_to_f32(static_cast<std::uint8_t>(want)));
+    }
+}
+
+TEST_CASE("fp8_e4m3_round equals encode-then-decode for every value class") {
+    for (int c = 0; c < 256; ++c) {
+        const float v = fp8_e4m3_to_f32(static_cast<std::uint8_t>(c));
+        if (std::isnan(v)) {
+            continue;
+        }
+        REQUIRE(fp8_e4m3_round(v) == v);
+        // Midpoints to the next code exercise the ties.
+        const float next = fp8_e4m3_to_f32(static_cast<std::uint8_t>(c + 1));
+        if (c % 128 < 126 && !std::isnan(next)) {
+            const float mid = 0.5F * (v + next);
+            INFO("mid " << mid);
+            REQUIRE(fp8_e4m3_round(mid) == fp8_e4m3_to_f32(f32_to_fp8_e4m3(mid)));
+        }
+    }
+    std::mt19937 rng(17);
+    std::uniform_real_distribution<float> mant(-1.0F, 1.0F);
+    std::uniform_int_distribution<int> ex(-14, 8);
+    for (int i = 0; i < 200000; ++i) {
+        const float x = std::clamp(std::ldexp(mant(rng), ex(rng)), -448.0F, 448.0F);
+        INFO("x = " << x);
+        REQUIRE(fp8_e4m3_round(x) == fp8_e4m3_to_f32(f32_to_fp8_e4m3(x)));
     }
 }
 

@@ -5,6 +5,7 @@
 #include "agent/cli/bench_command.hpp"
 #include "agent/cli/info_commands.hpp"
 #include "agent/cli/model_commands.hpp"
+#include "agent/cli/run_command.hpp"
 #include "agent/cli/sandbox_commands.hpp"
 #include "agent/cli/sessions_command.hpp"
 #include "agent/cli/tool_command.hpp"
@@ -16,6 +17,7 @@ Dispatcher make_osprey_cli() {
     cli.add(version_command());
     cli.add(devices_command());
     cli.add(model_command());
+    cli.add(run_command());
     cli.add(tool_command());
     cli.add(sessions_command());
     cli.add(sandbox_command());

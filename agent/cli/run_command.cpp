@@ -111,6 +111,9 @@ int run_agent(const Args& args, Io& io) {
     if (args.has("--max-tokens")) {
         options.budgets.max_tokens = positive(args, "--max-tokens");
     }
+    if (args.has("--context-limit")) {
+        options.context_limit = positive(args, "--context-limit");
+    }
     if (auto t = args.value("--timeout")) {
         options.budgets.timeout = parse_duration(*t);
     }
@@ -285,6 +288,8 @@ Command run_command() {
         {"--max-steps", "N", "stop after N model turns (exit 3)"},
         {"--max-tokens", "N", "stop after N generated tokens (exit 3)"},
         {"--timeout", "DURATION", "stop after this wall time: 90, 90s, 500ms, 5m (exit 3)"},
+        {"--context-limit", "N",
+         "compact (summarise, restart the session) when the context nears N tokens"},
         {"--permission", "MODE", "read-only (default), ask, auto or full"},
         {"--allow", "RULE", "allow TOOL or TOOL(PATTERN), e.g. 'shell(make *)'", true},
         {"--deny", "RULE", "deny TOOL or TOOL(PATTERN)", true},

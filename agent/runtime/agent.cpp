@@ -20,6 +20,11 @@ constexpr std::string_view kInstructions =
     "says what you did. A tool result that starts with \"error:\" or \"denied:\" explains what "
     "went wrong: change the call rather than repeating it.";
 
+constexpr std::string_view kSummaryRequest =
+    "The context is nearly full. Summarise the task and everything done so far for yourself: "
+    "files read and changed, commands run and their results, what remains to do. Do not call "
+    "tools; answer with the summary only.";
+
 std::int64_t ms(std::chrono::milliseconds d) {
     return static_cast<std::int64_t>(d.count());
 }
@@ -272,9 +277,52 @@ AgentOutcome Agent::finish(AgentOutcome outcome) {
     return outcome;
 }
 
+asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::int32_t>& pending,
+                                                             bool& last_eos) {
+    ++totals_.steps;
+    stamper_.set_step(totals_.steps);
+    if (!last_eos) {
+        // The previous turn stopped before its end of sentence; the rendered history has one.
+        pending.insert(pending.begin(), model_.eos_id());
+    }
+    const std::int64_t reused = model_.context_tokens();
+    const std::int64_t appended = static_cast<std::int64_t>(pending.size());
+    const model::ThinkingMode thinking = chat_.mode;
+    std::chrono::milliseconds prefill_time{0};
+    TurnOutput turn;
+    try {
+        prefill_time = co_await on_pool<std::chrono::milliseconds>(
+            compute_, [this, &pending] { return model_.append(pending); });
+        totals_.prompt_tokens += appended;
+        emit("turn.started", {{"prompt_tokens", appended}});
+        const std::int64_t left = options_.budgets.max_tokens
+                                      ? *options_.budgets.max_tokens - totals_.decoded_tokens
+                                      : std::numeric_limits<std::int64_t>::max();
+        turn = co_await on_pool<TurnOutput>(compute_, [this, thinking, left] {
+            return model_.generate_turn(thinking, left, cancel_,
+                                        [this](const model::ParseEvent& ev) {
+                                            asio::post(io_, [this, ev] { on_parse_event(ev); });
+                                        });
+        });
+    } catch (const std::exception& e) {
+        emit("error", {{"code", "model_error"}, {"message", e.what()}, {"recoverable", false}});
+        co_return std::nullopt;
+    }
+    pending.clear();
+    last_eos = turn.ended_with_eos;
+    totals_.decoded_tokens += turn.decoded_tokens;
+    emit("turn.completed", {{"finish_reason", std::string(to_string(turn.finish))}});
+    emit("usage", {{"prompt_tokens", appended},
+                   {"decoded_tokens", turn.decoded_tokens},
+                   {"reused_tokens", reused},
+                   {"context_tokens", model_.context_tokens()},
+                   {"prefill_ms", ms(prefill_time)},
+                   {"decode_ms", ms(turn.decode_time)}});
+    co_return turn;
+}
+
 asio::awaitable<AgentOutcome> Agent::run() {
     started_ = Clock::now();
-    const model::ThinkingMode thinking = chat_.mode;
     json tool_names = json::array();
     for (const auto& t : registry_.tools()) {
         tool_names.push_back(t.name);
@@ -336,6 +384,7 @@ asio::awaitable<AgentOutcome> Agent::run() {
 
     LoopGuard guard;
     bool last_eos = true;
+    std::int64_t base_tokens = static_cast<std::int64_t>(pending.size());
     while (true) {
         const auto elapsed =
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
@@ -347,43 +396,11 @@ asio::awaitable<AgentOutcome> Agent::run() {
             emit("error", {{"code", "budget"}, {"message", *over}, {"recoverable", false}});
             co_return finish({3, "budget", "", 0, 0, 0, 0});
         }
-        ++totals_.steps;
-        stamper_.set_step(totals_.steps);
-        if (!last_eos) {
-            pending.insert(pending.begin(), model_.eos_id());
-        }
-        const std::int64_t reused = model_.context_tokens();
-        const std::int64_t appended = static_cast<std::int64_t>(pending.size());
-        std::chrono::milliseconds prefill_time{0};
-        TurnOutput turn;
-        try {
-            prefill_time = co_await on_pool<std::chrono::milliseconds>(
-                compute_, [this, &pending] { return model_.append(pending); });
-            totals_.prompt_tokens += appended;
-            emit("turn.started", {{"prompt_tokens", appended}});
-            const std::int64_t left = options_.budgets.max_tokens
-                                          ? *options_.budgets.max_tokens - totals_.decoded_tokens
-                                          : std::numeric_limits<std::int64_t>::max();
-            turn = co_await on_pool<TurnOutput>(compute_, [this, thinking, left] {
-                return model_.generate_turn(thinking, left, cancel_,
-                                            [this](const model::ParseEvent& ev) {
-                                                asio::post(io_, [this, ev] { on_parse_event(ev); });
-                                            });
-            });
-        } catch (const std::exception& e) {
-            emit("error", {{"code", "model_error"}, {"message", e.what()}, {"recoverable", false}});
+        std::optional<TurnOutput> produced = co_await model_turn(pending, last_eos);
+        if (!produced) {
             co_return finish({1, "failed", "", 0, 0, 0, 0});
         }
-        pending.clear();
-        last_eos = turn.ended_with_eos;
-        totals_.decoded_tokens += turn.decoded_tokens;
-        emit("turn.completed", {{"finish_reason", std::string(to_string(turn.finish))}});
-        emit("usage", {{"prompt_tokens", appended},
-                       {"decoded_tokens", turn.decoded_tokens},
-                       {"reused_tokens", reused},
-                       {"context_tokens", model_.context_tokens()},
-                       {"prefill_ms", ms(prefill_time)},
-                       {"decode_ms", ms(turn.decode_time)}});
+        TurnOutput& turn = *produced;
         if (turn.finish == FinishReason::cancelled) {
             co_return finish(interrupted());
         }
@@ -543,10 +560,12 @@ asio::awaitable<AgentOutcome> Agent::run() {
                 co_return finish({3, "loop", "", 0, 0, 0, 0});
             }
         }
+        json before_tail;
         try {
             json context = messages;
             context.push_back(assistant);
             const std::string suffix = model::render_chat_suffix(context, tail, chat_);
+            before_tail = context;
             messages = std::move(context);
             for (auto& m : tail) {
                 messages.push_back(m);
@@ -557,6 +576,51 @@ asio::awaitable<AgentOutcome> Agent::run() {
                            {"message", std::string("cannot render the tool results: ") + e.what()},
                            {"recoverable", false}});
             co_return finish({1, "failed", "", 0, 0, 0, 0});
+        }
+        const std::int64_t context_now = model_.context_tokens();
+        if (options_.context_limit &&
+            context_now + static_cast<std::int64_t>(pending.size()) >=
+                *options_.context_limit * 4 / 5 &&
+            context_now + static_cast<std::int64_t>(pending.size()) - base_tokens >=
+                *options_.context_limit / 8) {
+            // Compaction: the model summarises in the old session, then a new one starts from the
+            // system prompt + task + summary. The journal keeps the full history.
+            try {
+                json request = tail;
+                request.push_back({{"role", "user"}, {"content", std::string(kSummaryRequest)}});
+                pending = model_.encode(model::render_chat_suffix(before_tail, request, chat_));
+            } catch (const std::exception& e) {
+                emit("error",
+                     {{"code", "model_error"},
+                      {"message", std::string("cannot render the summary request: ") + e.what()},
+                      {"recoverable", false}});
+                co_return finish({1, "failed", "", 0, 0, 0, 0});
+            }
+            std::optional<TurnOutput> summary = co_await model_turn(pending, last_eos);
+            if (!summary) {
+                co_return finish({1, "failed", "", 0, 0, 0, 0});
+            }
+            if (summary->finish == FinishReason::cancelled) {
+                co_return finish(interrupted());
+            }
+            std::string text = summary->message.content;
+            if (text.empty()) {
+                text = summary->message.reasoning_content;
+            }
+            model_.reset();
+            messages = json::array({messages[0],
+                                    {{"role", "user"},
+                                     {"content", options_.prompt +
+                                                     "\n\n[The context was compacted. Your "
+                                                     "summary of the work so far:]\n" +
+                                                     text}}});
+            pending = model_.encode(model::render_chat(messages, chat_));
+            last_eos = true;
+            base_tokens = static_cast<std::int64_t>(pending.size());
+            guard = LoopGuard();
+            emit("compaction", {{"before_tokens", context_now},
+                                {"after_tokens", base_tokens},
+                                {"old_session", session_id_}});
         }
     }
 }

@@ -36,6 +36,9 @@ struct AgentOptions {
     PermissionMode permission = PermissionMode::read_only;
     std::vector<PermissionRule> rules;
     std::size_t tool_workers = 4;
+    // Compaction: when the context would pass 80% of this many tokens, the model summarises and
+    // the session restarts from the system prompt + task + summary. nullopt: never.
+    std::optional<std::int64_t> context_limit;
 };
 
 // chat | think | max -> encoder options; throws std::invalid_argument otherwise.
@@ -79,6 +82,10 @@ private:
     void on_parse_event(const model::ParseEvent& event);
     CallOutcome run_call(const std::string& name, const nlohmann::json& args);
     AgentOutcome finish(AgentOutcome outcome);
+    // Prefills `pending`, decodes one turn, emits turn.started/turn.completed/usage. nullopt
+    // (after an error event) when the model fails.
+    asio::awaitable<std::optional<TurnOutput>> model_turn(std::vector<std::int32_t>& pending,
+                                                          bool& last_eos);
 
     asio::io_context& io_;
     ModelClient& model_;

@@ -94,6 +94,16 @@ ModelClient::ModelClient(std::shared_ptr<const model::Tokenizer> tokenizer,
       script_(std::move(script)),
       eos_(static_cast<std::int32_t>(backend->config().eos_token_id)) {}
 
+void ModelClient::reset() {
+    if (session_) {
+        session_ = std::make_unique<model::Session>(backend_, session_options_);
+    }
+    tokens_.clear();
+    logits_.clear();
+    append_logits_.clear();
+    append_end_ = 0;
+}
+
 std::vector<std::int32_t> ModelClient::encode(std::string_view text) const {
     return tokenizer_->encode(text);
 }

@@ -82,6 +82,9 @@ public:
                              const std::atomic<bool>& cancel,
                              const std::function<void(const model::ParseEvent&)>& on_event);
 
+    // Starts an empty session (compaction): the old KV state is dropped, the counters go on.
+    void reset();
+
     // Tokens held by the session (its context).
     std::int64_t context_tokens() const { return static_cast<std::int64_t>(tokens_.size()); }
     const std::vector<std::int32_t>& tokens() const { return tokens_; }
@@ -103,6 +106,8 @@ private:
 
     std::shared_ptr<const model::Tokenizer> tokenizer_;
     std::string fingerprint_;
+    std::shared_ptr<model::Backend> backend_;
+    model::SessionOptions session_options_;
     std::unique_ptr<model::Session> session_;
     std::optional<model::Sampler> sampler_;
     std::optional<std::vector<std::string>> script_;

@@ -424,3 +424,42 @@ TEST_CASE("osprey run: bad usage and input exit 2, a failed task exits 1") {
     CHECK(events.back().at("exit_reason") == "failed");
     CHECK(of_type(events, "error").back().at("code") == "model_error");
 }
+
+TEST_CASE("osprey run: compaction near --context-limit restarts from a summary") {
+    Task task;
+    std::string big;
+    for (int i = 0; i < 400; ++i) {
+        big += "line " + std::to_string(i) + " of a long file\n";
+    }
+    write_text(task.repo / "big.txt", big);
+    task.set_script({
+        turn("Read it.", "", {invoke("read", {{"path", "big.txt"}})}),
+        turn("", "Summary: big.txt has 400 numbered lines; nothing is left to check."),
+        turn("From the summary.", "It has 400 lines."),
+    });
+    const auto r = run_process(
+        task.args({"--output", "stream-json", "--context-limit", "6000", "How long is big.txt?"}));
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto events = parse_events(r.out);
+    const auto compactions = of_type(events, "compaction");
+    REQUIRE(compactions.size() == 1);
+    const json& c = compactions[0];
+    CHECK(c.at("old_session") == events.front().at("session"));
+    CHECK(c.at("after_tokens").get<std::int64_t>() < c.at("before_tokens").get<std::int64_t>());
+    const auto usage = of_type(events, "usage");
+    REQUIRE(usage.size() == 3);
+    // The step after compaction starts a new session: nothing reused, the summary prefilled.
+    CHECK(usage[2].at("reused_tokens") == 0);
+    CHECK(usage[2].at("prompt_tokens") == c.at("after_tokens"));
+    CHECK(events.back().at("final_text") == "It has 400 lines.");
+    CHECK(events.back().at("context_tokens") ==
+          usage[2].at("prompt_tokens").get<std::int64_t>() +
+              usage[2].at("decoded_tokens").get<std::int64_t>());
+    // Without the limit the same script never compacts: its second turn is the answer.
+    const auto plain = run_process(task.args({"--output", "stream-json", "How long is big.txt?"}));
+    CHECK(plain.exit_code == 0);
+    const auto plain_events = parse_events(plain.out);
+    CHECK(of_type(plain_events, "compaction").empty());
+    CHECK(plain_events.back().at("steps") == 2);
+}

@@ -80,9 +80,13 @@ ModelClient::ModelClient(std::shared_ptr<const model::Tokenizer> tokenizer,
                          const model::SamplingParams& sampling, std::string fingerprint)
     : tokenizer_(std::move(tokenizer)),
       fingerprint_(std::move(fingerprint)),
+      backend_(backend),
+      session_options_(session),
       session_(std::make_unique<model::Session>(backend, session)),
       sampler_(sampling),
-      eos_(static_cast<std::int32_t>(backend->config().eos_token_id)) {}
+      eos_(static_cast<std::int32_t>(backend->config().eos_token_id)) {
+    check_vocabulary(*tokenizer_, *backend_);
+}
 
 ModelClient::ModelClient(std::shared_ptr<const model::Tokenizer> tokenizer,
                          std::shared_ptr<model::Backend> backend,
@@ -90,9 +94,13 @@ ModelClient::ModelClient(std::shared_ptr<const model::Tokenizer> tokenizer,
                          std::string fingerprint)
     : tokenizer_(std::move(tokenizer)),
       fingerprint_(std::move(fingerprint)),
+      backend_(backend),
+      session_options_(session),
       session_(std::make_unique<model::Session>(backend, session)),
       script_(std::move(script)),
-      eos_(static_cast<std::int32_t>(backend->config().eos_token_id)) {}
+      eos_(static_cast<std::int32_t>(backend->config().eos_token_id)) {
+    check_vocabulary(*tokenizer_, *backend_);
+}
 
 void ModelClient::reset() {
     if (session_) {
@@ -102,6 +110,16 @@ void ModelClient::reset() {
     logits_.clear();
     append_logits_.clear();
     append_end_ = 0;
+}
+
+void check_vocabulary(const model::Tokenizer& tokenizer, const model::Backend& backend) {
+    const auto vocab = backend.config().vocab_size;
+    if (static_cast<std::int64_t>(tokenizer.id_limit()) > vocab) {
+        throw std::invalid_argument("the tokenizer has ids up to " +
+                                    std::to_string(tokenizer.id_limit() - 1) +
+                                    " but the model's vocab_size is " + std::to_string(vocab) +
+                                    ": give the model's own tokenizer with --tokenizer");
+    }
 }
 
 std::vector<std::int32_t> ModelClient::encode(std::string_view text) const {

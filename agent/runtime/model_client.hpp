@@ -41,6 +41,9 @@ public:
 // the element at fault.
 std::vector<std::string> load_script(const std::filesystem::path& path);
 
+// Throws std::invalid_argument when the tokenizer can produce ids the model has no row for.
+void check_vocabulary(const model::Tokenizer& tokenizer, const model::Backend& backend);
+
 enum class FinishReason { end_turn, tool_calls, max_tokens, cancelled };
 std::string_view to_string(FinishReason reason);
 

@@ -27,19 +27,29 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     return worst;
 }
 
+// A make-tiny checkpoint (tiny-a's shape) with the test tokenizer's full vocabulary, made once.
+const std::filesystem::path& tiny_checkpoint() {
+    static test::TempDir dir;
+    static const std::filesystem::path path = [] {
+        const auto tokenizer = model::Tokenizer::load(OSPREY_TEST_TOKENIZER);
+        json config = json::parse(test::read_text(std::filesystem::path(OSPREY_SHARED_DIR) /
+                                                  "golden" / "tiny-a" / "config.json"));
+        config["vocab_size"] = tokenizer.id_limit();
+        config["bos_token_id"] = *tokenizer.bos_id();
+        config["eos_token_id"] = *tokenizer.eos_id();
+        model::make_tiny_checkpoint(config.dump(), dir.path() / "model", 11);
+        return dir.path() / "model";
+    }();
+    return path;
+}
+
 }  // namespace
 
 TEST_CASE("local backend: three turns on one KV session equal a fresh prefill") {
     test::TempDir tmp;
     auto tokenizer =
         std::make_shared<const model::Tokenizer>(model::Tokenizer::load(OSPREY_TEST_TOKENIZER));
-    json config = json::parse(test::read_text(std::filesystem::path(OSPREY_SHARED_DIR) / "golden" /
-                                              "tiny-a" / "config.json"));
-    config["vocab_size"] = tokenizer->id_limit();
-    config["bos_token_id"] = *tokenizer->bos_id();
-    config["eos_token_id"] = *tokenizer->eos_id();
-    model::make_tiny_checkpoint(config.dump(), tmp.path() / "model", 11);
-    auto weights = model::load_model(tmp.path() / "model");
+    auto weights = model::load_model(tiny_checkpoint());
     model::CpuBackendOptions cpu;
     cpu.threads = 2;
     std::shared_ptr<model::Backend> backend = model::make_cpu_backend(weights, cpu);
@@ -111,4 +121,39 @@ TEST_CASE("local backend: three turns on one KV session equal a fresh prefill") 
         const auto logits = fresh.append(all, 0, false);
         CHECK(max_abs_diff(logits, client.last_logits()) <= 1e-5F);
     }
+}
+
+TEST_CASE("osprey run --model DIR runs the local engine on one session") {
+    test::TempDir tmp;
+    test::write_text(tmp.path() / "ws" / "a.txt", "a\n");
+    const std::vector<std::string> base = {OSPREY_BINARY, "run",
+                                           "--tokenizer", OSPREY_TEST_TOKENIZER,
+                                           "--cwd",       (tmp.path() / "ws").string(),
+                                           "--data-dir",  (tmp.path() / "data").string(),
+                                           "--output",    "stream-json",
+                                           "--seed",      "5"};
+    auto args = base;
+    args.insert(args.end(), {"--model", tiny_checkpoint().string(), "--max-tokens", "12", "hi"});
+    const auto r = test::run_process(args);
+    INFO(r.out << r.err);
+    // Random weights: the task ends at the token budget, or earlier when the model stops by itself.
+    REQUIRE((r.exit_code == 3 || r.exit_code == 0));
+    const auto events = test::parse_events(r.out);
+    REQUIRE(events.size() >= 4);
+    CHECK(events.front().at("model") == "local:" + tiny_checkpoint().string());
+    const json& done = events.back();
+    CHECK(done.at("decoded_tokens").get<std::int64_t>() <= 12);
+    CHECK(done.at("prompt_tokens").get<std::int64_t>() > 1000);
+    CHECK(done.at("context_tokens").get<std::int64_t>() ==
+          done.at("prompt_tokens").get<std::int64_t>() +
+              done.at("decoded_tokens").get<std::int64_t>());
+
+    // A model whose vocabulary is smaller than the tokenizer's is refused (exit 2), never run.
+    args = base;
+    args.insert(args.end(),
+                {"--model",
+                 (std::filesystem::path(OSPREY_SHARED_DIR) / "golden" / "tiny-a").string(), "hi"});
+    const auto bad = test::run_process(args);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("vocab_size") != std::string::npos);
 }

@@ -10,6 +10,7 @@
 #include "memory/journal.hpp"
 #include "memory/sessions.hpp"
 #include "memory/store.hpp"
+#include "memory/tool_log.hpp"
 #include "tests/agent/run_support.hpp"
 
 using nlohmann::json;
@@ -173,6 +174,15 @@ TEST_CASE("osprey run: read, edit, run the tests, answer in one session") {
     REQUIRE(journal.size() == events.size());
     for (std::size_t i = 0; i < events.size(); ++i) {
         CHECK(json::parse(journal[i].payload) == events[i]);
+    }
+    // Each executed call was logged before it ran and finished with its status.
+    osprey::memory::ToolLog tool_log(store.db());
+    for (const auto& call : calls) {
+        const auto run = tool_log.find(call.at("session").get<std::string>(),
+                                       call.at("seq").get<std::int64_t>());
+        REQUIRE(run.has_value());
+        CHECK(run->tool == call.at("name").get<std::string>());
+        CHECK(run->status == osprey::memory::ToolStatus::ok);
     }
     osprey::memory::Sessions sessions(store.db());
     CHECK(sessions.find(events.front().at("session").get<std::string>())->status ==

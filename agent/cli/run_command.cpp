@@ -1,0 +1,305 @@
+#include "agent/cli/run_command.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+
+#include "agent/asio.hpp"
+#include "agent/runtime/agent.hpp"
+#include "memory/sessions.hpp"
+#include "memory/store.hpp"
+#include "model/errors.hpp"
+#include "model/weights.hpp"
+
+namespace osprey::agent::cli {
+namespace {
+
+using nlohmann::json;
+
+std::chrono::milliseconds parse_duration(const std::string& text) {
+    std::size_t used = 0;
+    long long n = 0;
+    try {
+        n = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    const std::string unit = text.substr(used);
+    if (used == 0 || n <= 0 || !(unit.empty() || unit == "s" || unit == "ms" || unit == "m")) {
+        throw UsageError("--timeout needs a positive duration such as 90, 90s, 500ms or 5m, got '" +
+                         text + "'");
+    }
+    if (unit == "ms") {
+        return std::chrono::milliseconds(n);
+    }
+    return std::chrono::milliseconds(n * (unit == "m" ? 60000 : 1000));
+}
+
+std::int64_t positive(const Args& args, const char* name) {
+    const std::string v = *args.value(name);
+    try {
+        std::size_t used = 0;
+        const long long n = std::stoll(v, &used);
+        if (used == v.size() && n > 0) {
+            return n;
+        }
+    } catch (const std::exception&) {
+    }
+    throw UsageError(std::string(name) + " needs a positive integer, got '" + v + "'");
+}
+
+std::filesystem::path default_tokenizer() {
+    if (const char* env = std::getenv("OSPREY_TOKENIZER"); env != nullptr && *env != '\0') {
+        return env;
+    }
+    return OSPREY_DEFAULT_TOKENIZER;
+}
+
+int run_agent(const Args& args, Io& io) {
+    // The task.
+    std::string prompt;
+    if (auto p = args.value("-p")) {
+        if (!args.positionals().empty()) {
+            throw UsageError("give the prompt either as an argument or with -p, not both");
+        }
+        prompt = *p;
+    } else if (!args.positionals().empty()) {
+        prompt = args.positionals().front();
+    } else if (::isatty(STDIN_FILENO) == 0) {
+        prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    }
+    if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
+        throw UsageError("no prompt: give it as an argument, with -p, or on stdin");
+    }
+
+    AgentOptions options;
+    options.prompt = prompt;
+    options.mode = args.value("--mode").value_or("think");
+    try {
+        (void)chat_options_for(options.mode);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--mode: ") + e.what());
+    }
+    const std::string output = args.value("--output").value_or("text");
+    if (output != "text" && output != "json" && output != "stream-json") {
+        throw UsageError("--output must be text, json or stream-json, got '" + output + "'");
+    }
+    std::error_code ec;
+    const std::filesystem::path cwd = args.value("--cwd").value_or(".");
+    options.workspace = std::filesystem::canonical(cwd, ec);
+    if (ec || !std::filesystem::is_directory(options.workspace)) {
+        throw UsageError("--cwd: '" + cwd.string() + "' is not a folder");
+    }
+    try {
+        options.permission =
+            parse_permission_mode(args.value("--permission").value_or("read-only"));
+        for (const auto& r : args.values("--allow")) {
+            options.rules.push_back(parse_permission_rule(r, true));
+        }
+        for (const auto& r : args.values("--deny")) {
+            options.rules.push_back(parse_permission_rule(r, false));
+        }
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    if (args.has("--max-steps")) {
+        options.budgets.max_steps = positive(args, "--max-steps");
+    }
+    if (args.has("--max-tokens")) {
+        options.budgets.max_tokens = positive(args, "--max-tokens");
+    }
+    if (args.has("--context-limit")) {
+        options.context_limit = positive(args, "--context-limit");
+    }
+    if (auto t = args.value("--timeout")) {
+        options.budgets.timeout = parse_duration(*t);
+    }
+
+    // The model.
+    const auto spec = args.value("--model");
+    if (!spec) {
+        throw UsageError(
+            "--model is required: a model folder, or scripted:FILE for the test "
+            "backend");
+    }
+    std::filesystem::path tokenizer_path = args.value("--tokenizer").value_or("");
+    const bool scripted = spec->rfind("scripted:", 0) == 0;
+    if (tokenizer_path.empty()) {
+        tokenizer_path = (!scripted && std::filesystem::exists(*spec + "/tokenizer.json"))
+                             ? std::filesystem::path(*spec) / "tokenizer.json"
+                             : default_tokenizer();
+    }
+    std::shared_ptr<const model::Tokenizer> tokenizer;
+    try {
+        tokenizer =
+            std::make_shared<const model::Tokenizer>(model::Tokenizer::load(tokenizer_path));
+    } catch (const std::exception& e) {
+        io.err << "osprey run: cannot load the tokenizer: " << e.what() << "\n";
+        return kExitUsage;
+    }
+    std::unique_ptr<ModelClient> client;
+    try {
+        if (scripted) {
+            const std::string file = spec->substr(9);
+            client = std::make_unique<ModelClient>(tokenizer, load_script(file), *spec);
+        } else {
+            auto weights = model::load_model(*spec);
+            std::shared_ptr<model::Backend> backend = model::make_cpu_backend(weights);
+            model::SamplingParams sampling;
+            sampling.temperature = 1.0F;
+            sampling.top_p = 1.0F;
+            if (args.has("--seed")) {
+                sampling.seed = static_cast<std::uint64_t>(positive(args, "--seed"));
+            }
+            client = std::make_unique<ModelClient>(tokenizer, backend, model::SessionOptions{},
+                                                   sampling, "local:" + *spec);
+        }
+    } catch (const std::exception& e) {
+        io.err << "osprey run: cannot load the model " << *spec << ": " << e.what() << "\n";
+        return kExitUsage;
+    }
+
+    if (args.has("--token-delay")) {
+        client->set_token_delay(std::chrono::milliseconds(positive(args, "--token-delay")));
+    }
+
+    // The journal.
+    std::filesystem::path data_dir;
+    if (auto d = args.value("--data-dir")) {
+        data_dir = *d;
+    } else {
+        try {
+            data_dir = memory::default_data_dir();
+        } catch (const std::exception& e) {
+            throw UsageError(std::string("no data folder: ") + e.what() + " (use --data-dir)");
+        }
+    }
+    std::optional<memory::Store> store;
+    try {
+        store.emplace(memory::Store::open(data_dir));
+    } catch (const std::exception& e) {
+        io.err << "osprey run: cannot open the data folder " << data_dir << ": " << e.what()
+               << "\n";
+        return kExitFailure;
+    }
+    memory::Sessions sessions(store->db());
+    memory::SessionInit init;
+    init.workspace = options.workspace.string();
+    init.title = prompt.substr(0, 80);
+    init.model_fingerprint = client->fingerprint();
+    init.mode = options.mode;
+    const std::string session_id = sessions.create(init);
+    memory::Journal journal(store->db(), session_id);
+    memory::ToolLog tool_log(store->db());
+
+    tools::Registry registry = tools::make_default_registry();
+    asio::io_context io_context;
+    bool streamed_text = false;
+    auto sink = [&](const json& ev) {
+        const std::string type = ev.at("type").get<std::string>();
+        if (output == "stream-json") {
+            io.out << ev.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+            io.out.flush();
+        } else if (output == "text") {
+            if (type == "text.delta") {
+                io.out << ev.at("text").get<std::string>();
+                io.out.flush();
+                streamed_text = true;
+            } else if (type == "tool.call") {
+                io.err << "[" << ev.at("name").get<std::string>() << "] "
+                       << ev.at("arguments").dump() << "\n";
+            } else if (type == "error" && !ev.at("recoverable").get<bool>()) {
+                io.err << "osprey run: " << ev.at("message").get<std::string>() << "\n";
+            }
+        } else if (type == "session.completed") {
+            io.out << ev.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+        }
+    };
+
+    std::optional<Agent> agent;
+    try {
+        agent.emplace(io_context, *client, registry, options, session_id, &journal, &tool_log,
+                      sink);
+    } catch (const std::exception& e) {
+        io.err << "osprey run: " << e.what() << "\n";
+        return kExitFailure;
+    }
+    asio::signal_set signals(io_context, SIGINT, SIGTERM);
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& err, int sig) {
+            if (err) {
+                return;
+            }
+            agent->interrupt(128 + sig);
+            signals.async_wait(on_signal);
+        };
+    signals.async_wait(on_signal);
+    AgentOutcome outcome;
+    asio::co_spawn(io_context, agent->run(), [&](std::exception_ptr error, AgentOutcome result) {
+        signals.cancel();
+        if (error) {
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                io.err << "osprey run: " << e.what() << "\n";
+            }
+            outcome.exit_code = kExitFailure;
+            outcome.exit_reason = "failed";
+            return;
+        }
+        outcome = std::move(result);
+    });
+    io_context.run();
+    if (output == "text" && streamed_text) {
+        io.out << "\n";
+    }
+    io.out.flush();
+    sessions.set_status(session_id, outcome.exit_reason == "done" ? memory::SessionStatus::completed
+                                    : outcome.exit_reason == "interrupted"
+                                        ? memory::SessionStatus::interrupted
+                                        : memory::SessionStatus::failed);
+    return outcome.exit_code;
+}
+
+}  // namespace
+
+Command run_command() {
+    Command cmd;
+    cmd.name = "run";
+    cmd.summary = "run one agent task headless (text, json or stream-json output)";
+    cmd.description =
+        "Runs the agent on one task: the prompt comes from PROMPT, -p PROMPT or stdin. The whole\n"
+        "task lives in one KV session; every event is journaled under --data-dir before it is\n"
+        "acted upon. --model scripted:FILE plays back a JSON array of assistant turns (a test\n"
+        "double). Exit codes: 0 done, 1 task failed, 2 bad usage or input, 3 budget or loop\n"
+        "limit, 130 interrupted (SIGINT), 143 terminated (SIGTERM).";
+    cmd.positional_usage = "[PROMPT]";
+    cmd.max_positionals = 1;
+    cmd.options = {
+        {"-p", "PROMPT", "the task (instead of the PROMPT argument or stdin)"},
+        {"--model", "DIR|scripted:FILE", "a model folder, or the scripted test backend"},
+        {"--tokenizer", "FILE", "tokenizer.json (default: the model's, else the test tokenizer)"},
+        {"--output", "FORMAT", "text (default), json (the final object) or stream-json (events)"},
+        {"--mode", "MODE", "chat, think (default) or max"},
+        {"--cwd", "DIR", "the workspace root (default: .)"},
+        {"--max-steps", "N", "stop after N model turns (exit 3)"},
+        {"--max-tokens", "N", "stop after N generated tokens (exit 3)"},
+        {"--timeout", "DURATION", "stop after this wall time: 90, 90s, 500ms, 5m (exit 3)"},
+        {"--context-limit", "N",
+         "compact (summarise, restart the session) when the context nears N tokens"},
+        {"--permission", "MODE", "read-only (default), ask, auto or full"},
+        {"--allow", "RULE", "allow TOOL or TOOL(PATTERN), e.g. 'shell(make *)'", true},
+        {"--deny", "RULE", "deny TOOL or TOOL(PATTERN)", true},
+        {"--data-dir", "DIR",
+         "where sessions and journals are kept (default ~/.local/share/osprey)"},
+        {"--seed", "N", "sampling seed of the local backend"},
+        {"--token-delay", "MS", "pause before each generated token (demos, interruption tests)"},
+    };
+    cmd.run = run_agent;
+    return cmd;
+}
+
+}  // namespace osprey::agent::cli

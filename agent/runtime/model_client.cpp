@@ -1,0 +1,234 @@
+#include "agent/runtime/model_client.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace osprey::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds since(Clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+}
+
+std::int32_t eos_of(const model::Tokenizer& tokenizer) {
+    if (auto id = tokenizer.eos_id()) {
+        return *id;
+    }
+    if (auto id = tokenizer.token_id(model::chat_tokens::kEos)) {
+        return *id;
+    }
+    return 1;
+}
+
+}  // namespace
+
+std::vector<std::string> load_script(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw std::invalid_argument("cannot read the script " + path.string());
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    nlohmann::json doc;
+    try {
+        doc = nlohmann::json::parse(text.str());
+    } catch (const nlohmann::json::parse_error& e) {
+        throw std::invalid_argument(path.string() + " is not valid JSON: " + e.what());
+    }
+    if (!doc.is_array()) {
+        throw std::invalid_argument(path.string() +
+                                    ": a script is a JSON array of strings (one per model turn)");
+    }
+    std::vector<std::string> turns;
+    for (std::size_t i = 0; i < doc.size(); ++i) {
+        if (!doc[i].is_string()) {
+            throw std::invalid_argument(path.string() + ": element " + std::to_string(i) +
+                                        " is not a string");
+        }
+        turns.push_back(doc[i].get<std::string>());
+    }
+    return turns;
+}
+
+std::string_view to_string(FinishReason reason) {
+    switch (reason) {
+        case FinishReason::end_turn:
+            return "end_turn";
+        case FinishReason::tool_calls:
+            return "tool_calls";
+        case FinishReason::max_tokens:
+            return "max_tokens";
+        case FinishReason::cancelled:
+            return "cancelled";
+    }
+    return "end_turn";
+}
+
+ModelClient::ModelClient(std::shared_ptr<const model::Tokenizer> tokenizer,
+                         std::vector<std::string> script, std::string fingerprint)
+    : tokenizer_(std::move(tokenizer)),
+      fingerprint_(std::move(fingerprint)),
+      script_(std::move(script)),
+      eos_(eos_of(*tokenizer_)) {}
+
+ModelClient::ModelClient(std::shared_ptr<const model::Tokenizer> tokenizer,
+                         std::shared_ptr<model::Backend> backend,
+                         const model::SessionOptions& session,
+                         const model::SamplingParams& sampling, std::string fingerprint)
+    : tokenizer_(std::move(tokenizer)),
+      fingerprint_(std::move(fingerprint)),
+      backend_(backend),
+      session_options_(session),
+      session_(std::make_unique<model::Session>(backend, session)),
+      sampler_(sampling),
+      eos_(static_cast<std::int32_t>(backend->config().eos_token_id)) {
+    check_vocabulary(*tokenizer_, *backend_);
+}
+
+ModelClient::ModelClient(std::shared_ptr<const model::Tokenizer> tokenizer,
+                         std::shared_ptr<model::Backend> backend,
+                         const model::SessionOptions& session, std::vector<std::string> script,
+                         std::string fingerprint)
+    : tokenizer_(std::move(tokenizer)),
+      fingerprint_(std::move(fingerprint)),
+      backend_(backend),
+      session_options_(session),
+      session_(std::make_unique<model::Session>(backend, session)),
+      script_(std::move(script)),
+      eos_(static_cast<std::int32_t>(backend->config().eos_token_id)) {
+    check_vocabulary(*tokenizer_, *backend_);
+}
+
+void ModelClient::reset() {
+    if (session_) {
+        session_ = std::make_unique<model::Session>(backend_, session_options_);
+    }
+    tokens_.clear();
+    logits_.clear();
+    append_logits_.clear();
+    append_end_ = 0;
+}
+
+void check_vocabulary(const model::Tokenizer& tokenizer, const model::Backend& backend) {
+    const auto vocab = backend.config().vocab_size;
+    if (static_cast<std::int64_t>(tokenizer.id_limit()) > vocab) {
+        throw std::invalid_argument("the tokenizer has ids up to " +
+                                    std::to_string(tokenizer.id_limit() - 1) +
+                                    " but the model's vocab_size is " + std::to_string(vocab) +
+                                    ": give the model's own tokenizer with --tokenizer");
+    }
+}
+
+std::vector<std::int32_t> ModelClient::encode(std::string_view text) const {
+    return tokenizer_->encode(text);
+}
+
+std::chrono::milliseconds ModelClient::append(std::span<const std::int32_t> tokens) {
+    const auto t0 = Clock::now();
+    if (tokens.empty()) {
+        return std::chrono::milliseconds(0);
+    }
+    if (session_) {
+        logits_ = session_->append(tokens, 0, false);
+        append_logits_ = logits_;
+    }
+    append_end_ = static_cast<std::int64_t>(tokens_.size() + tokens.size());
+    tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+    forwarded_ += static_cast<std::int64_t>(tokens.size());
+    return since(t0);
+}
+
+void ModelClient::feed(std::int32_t token) {
+    if (session_) {
+        logits_ = session_->decode(token);
+    }
+    tokens_.push_back(token);
+    ++forwarded_;
+}
+
+std::int32_t ModelClient::choose(bool greedy, std::size_t turn_pos) {
+    if (script_) {
+        return turn_tokens_.at(turn_pos);
+    }
+    if (logits_.empty()) {
+        throw ModelError("the session has no logits to sample from (nothing was prefilled)");
+    }
+    return greedy ? model::argmax(logits_) : sampler_->sample(logits_);
+}
+
+TurnOutput ModelClient::generate_turn(
+    model::ThinkingMode mode, std::int64_t max_tokens, const std::atomic<bool>& cancel,
+    const std::function<void(const model::ParseEvent&)>& on_event) {
+    if (script_) {
+        if (next_turn_ >= script_->size()) {
+            throw ModelError("the scripted model has no turn " + std::to_string(next_turn_ + 1) +
+                             " (the script holds " + std::to_string(script_->size()) + ")");
+        }
+        turn_tokens_ = tokenizer_->encode((*script_)[next_turn_]);
+        ++next_turn_;
+    }
+    TurnOutput out;
+    model::OutputParser parser(mode);
+    model::StreamDecoder decoder(*tokenizer_);
+    const auto t0 = Clock::now();
+    auto deliver = [&](std::vector<model::ParseEvent> events) {
+        for (auto& ev : events) {
+            if (ev.kind == model::ParseEventKind::error) {
+                out.errors.push_back(ev);
+            }
+            on_event(ev);
+        }
+    };
+    bool stopped = false;
+    for (std::size_t pos = 0;; ++pos) {
+        if (cancel.load()) {
+            out.finish = FinishReason::cancelled;
+            stopped = true;
+            break;
+        }
+        if (out.decoded_tokens >= max_tokens) {
+            out.finish = FinishReason::max_tokens;
+            stopped = true;
+            break;
+        }
+        if (script_ && pos >= turn_tokens_.size()) {
+            break;  // the scripted turn had no end of sentence: the parser reports it
+        }
+        if (token_delay_.count() > 0) {
+            std::this_thread::sleep_for(token_delay_);
+        }
+        const std::int32_t token = choose(parser.in_protocol_syntax(), pos);
+        feed(token);
+        ++out.decoded_tokens;
+        const std::string piece = decoder.push(token);
+        if (!piece.empty()) {
+            deliver(parser.feed(piece));
+        }
+        if (token == eos_) {
+            out.ended_with_eos = true;
+            break;
+        }
+        if (parser.region() == model::OutputRegion::done) {
+            break;
+        }
+    }
+    const std::string rest = decoder.finish();
+    if (!rest.empty()) {
+        deliver(parser.feed(rest));
+    }
+    if (!stopped) {
+        deliver(parser.finish());
+    }
+    out.message = parser.message();
+    if (!stopped) {
+        out.finish =
+            out.message.tool_calls.empty() ? FinishReason::end_turn : FinishReason::tool_calls;
+    }
+    out.decode_time = since(t0);
+    return out;
+}
+
+}  // namespace osprey::agent

@@ -139,6 +139,12 @@ Statement& Statement::bind(int index, std::string_view text) {
     return *this;
 }
 
+Statement& Statement::bind_blob(int index, std::string_view bytes) {
+    check_bind(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT),
+               index);
+    return *this;
+}
+
 Statement& Statement::bind_null(int index) {
     check_bind(sqlite3_bind_null(stmt_, index), index);
     return *this;
@@ -181,6 +187,12 @@ std::string Statement::column_text(int column) const {
     const auto* text = sqlite3_column_text(stmt_, column);
     const int size = sqlite3_column_bytes(stmt_, column);
     return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text), size);
+}
+
+std::string Statement::column_blob(int column) const {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    const int size = sqlite3_column_bytes(stmt_, column);
+    return data == nullptr ? std::string() : std::string(data, static_cast<std::size_t>(size));
 }
 
 std::optional<std::string> Statement::column_optional_text(int column) const {

@@ -64,6 +64,7 @@ public:
     Statement& bind(int index, std::int64_t value);
     Statement& bind(int index, double value);
     Statement& bind(int index, std::string_view text);
+    Statement& bind_blob(int index, std::string_view bytes);
     Statement& bind_null(int index);
 
     // Advances to the next row: true when a row is available, false when done.
@@ -76,6 +77,7 @@ public:
     std::int64_t column_int(int column) const;
     double column_double(int column) const;
     std::string column_text(int column) const;
+    std::string column_blob(int column) const;
     std::optional<std::string> column_optional_text(int column) const;
 
 private:

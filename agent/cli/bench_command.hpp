@@ -1,12 +1,13 @@
 #pragma once
-// `osprey bench`: benchmark programs that print figures (never pass/fail tests). Subcommands:
-// `codenav` (symbol index, definition/references/repo_map latency, grep against ripgrep and the
-// index against universal-ctags).
+// `osprey bench <what>`: benchmark programs that print figures (recorded in docs/perf.md with the
+// command that produced them). Each layer's front end contributes one subcommand.
+
+#include <vector>
 
 #include "agent/cli/dispatcher.hpp"
 
 namespace osprey::agent::cli {
 
-Command bench_command();
+Command bench_command(std::vector<Command> benchmarks);
 
 }  // namespace osprey::agent::cli

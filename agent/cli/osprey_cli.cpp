@@ -3,7 +3,11 @@
 #include <memory>
 
 #include "agent/cli/bench_command.hpp"
+#include "agent/cli/codenav_bench.hpp"
 #include "agent/cli/info_commands.hpp"
+#include "agent/cli/model_commands.hpp"
+#include "agent/cli/sandbox_commands.hpp"
+#include "agent/cli/sessions_command.hpp"
 #include "agent/cli/tool_command.hpp"
 
 namespace osprey::agent::cli {
@@ -12,8 +16,11 @@ Dispatcher make_osprey_cli() {
     Dispatcher cli("osprey", "agent runtime with an in-process DeepSeek-V4-Flash engine");
     cli.add(version_command());
     cli.add(devices_command());
+    cli.add(model_command());
     cli.add(tool_command());
-    cli.add(bench_command());
+    cli.add(sessions_command());
+    cli.add(sandbox_command());
+    cli.add(bench_command({sandbox_bench_command(), codenav_bench_command()}));
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

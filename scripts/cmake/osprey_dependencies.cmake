@@ -20,11 +20,14 @@ find_package(SQLite3)
 osprey_require_package(SQLite3_FOUND libsqlite3-dev "SQLite 3")
 pkg_check_modules(GIT2 IMPORTED_TARGET libgit2>=1.5)
 osprey_require_package(GIT2_FOUND libgit2-dev "libgit2 1.5+")
+# PCRE2 (8-bit, with JIT): the tokenizer's pre-tokenizer regexes and the grep tool.
 pkg_check_modules(PCRE2 IMPORTED_TARGET libpcre2-8>=10.34)
 osprey_require_package(PCRE2_FOUND libpcre2-dev "PCRE2 10.34+ (8-bit)")
 # Debian's tree-sitter.pc claims version 0.6.3 for runtime 0.20.7: do not version-check it.
 pkg_check_modules(TREE_SITTER IMPORTED_TARGET tree-sitter)
 osprey_require_package(TREE_SITTER_FOUND libtree-sitter-dev "The tree-sitter runtime")
+pkg_check_modules(SECCOMP IMPORTED_TARGET libseccomp>=2.5)
+osprey_require_package(SECCOMP_FOUND libseccomp-dev "libseccomp 2.5+ (the sandbox's system-call filter)")
 
 if(OSPREY_BUILD_TESTS)
     find_package(Catch2 2.13)

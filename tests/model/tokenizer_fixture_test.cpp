@@ -1,5 +1,6 @@
-// The V4 test tokenizer composed by scripts/setup (.deps/tokenizer) against the golden data it serves:
-// every V4 added token at its id, and every id in the golden encodings known to the tokenizer.
+// The V4 test tokenizer composed by scripts/setup (.deps/tokenizer) against the golden data it
+// serves: every V4 added token at its id, and every id in the golden encodings known to the
+// tokenizer.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 

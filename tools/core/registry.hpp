@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,8 +18,13 @@
 #include <string_view>
 #include <vector>
 
+#include "sandbox/policy.hpp"
 #include "tools/core/tool_error.hpp"
 #include "tools/core/workspace.hpp"
+
+namespace osprey::sandbox {
+class Process;
+}
 
 namespace osprey::tools {
 
@@ -52,6 +58,12 @@ struct ToolContext {
     // The symbol index database; empty = the default under the user's cache directory.
     std::filesystem::path index_path;
     std::vector<TodoItem> todos;  // the model's plan, kept by the `todo` tool
+
+    // How `shell` runs commands (workspace-write, no network by default); the workspace is always
+    // this context's root, and without write permission the mode drops to read-only.
+    sandbox::Policy shell_policy;
+    std::map<int, std::shared_ptr<sandbox::Process>> jobs;  // background shell commands
+    int last_job_id = 0;
 
     // Code navigation keeps its index open across calls and refreshes it when a write or execute
     // tool ran since (`generation` counts those calls) or after `index_max_age`.

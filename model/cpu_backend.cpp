@@ -1,0 +1,262 @@
+// The CPU backend: host-memory state and the V4 forward pass built from the units in model/v4/,
+// with kernels from kernels/cpu (SIMD dequantization on the fly, a thread pool over rows/heads).
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+
+#include "kernels/cpu/thread_pool.hpp"
+#include "model/backend.hpp"
+#include "model/v4/attention.hpp"
+#include "model/v4/block.hpp"
+#include "model/v4/mhc.hpp"
+#include "model/v4/ops.hpp"
+#include "model/v4/state.hpp"
+#include "model/weights.hpp"
+
+namespace osprey::model {
+
+std::string_view to_string(Numerics numerics) {
+    return numerics == Numerics::fp32 ? "fp32" : "exact";
+}
+
+Numerics parse_numerics(std::string_view text) {
+    if (text == "fp32") {
+        return Numerics::fp32;
+    }
+    if (text == "exact") {
+        return Numerics::exact;
+    }
+    throw std::invalid_argument("unknown numerics '" + std::string(text) +
+                                "': expected fp32 or exact");
+}
+
+namespace {
+
+using v4::Ctx;
+
+class CpuState final : public BackendState {
+public:
+    SessionOptions opts;
+    std::int64_t len = 0;
+    std::vector<v4::LayerState> layers;
+    std::vector<v4::LayerState> mtp;
+    std::int64_t mtp_len = 0;
+
+    std::int64_t length() const override { return len; }
+    const SessionOptions& options() const override { return opts; }
+    std::int64_t bytes() const override {
+        std::int64_t total = 0;
+        for (const auto& l : layers) {
+            total += l.bytes();
+        }
+        for (const auto& l : mtp) {
+            total += l.bytes();
+        }
+        return total;
+    }
+};
+
+class CpuBackend final : public Backend {
+public:
+    CpuBackend(std::shared_ptr<const ModelWeights> weights, const CpuBackendOptions& options)
+        : w_(std::move(weights)), pool_(options.threads) {
+        rope_.plain = v4::rope_frequencies(w_->config, false);
+        rope_.compressed = v4::rope_frequencies(w_->config, true);
+    }
+
+    std::string name() const override { return "cpu"; }
+    const ModelConfig& config() const override { return w_->config; }
+
+    std::unique_ptr<BackendState> create_state(const SessionOptions& options) override {
+        auto s = std::make_unique<CpuState>();
+        s->opts = options;
+        reset(*s);
+        return s;
+    }
+
+    std::vector<float> forward(BackendState& base, std::span<const std::int32_t> tokens,
+                               const ForwardRequest& req) override {
+        auto& s = dynamic_cast<CpuState&>(base);
+        const ModelConfig& c = w_->config;
+        const auto T = static_cast<std::int64_t>(tokens.size());
+        if (T == 0) {
+            return {};
+        }
+        if (s.len + T > s.opts.capacity) {
+            throw std::length_error("session capacity exceeded: " + std::to_string(s.len) + " + " +
+                                    std::to_string(T) + " tokens > " +
+                                    std::to_string(s.opts.capacity));
+        }
+        for (std::int32_t id : tokens) {
+            if (id < 0 || id >= c.vocab_size) {
+                throw std::out_of_range("token id " + std::to_string(id) + " outside 0.." +
+                                        std::to_string(c.vocab_size - 1));
+            }
+        }
+        const Ctx ctx{c, s.opts.numerics == Numerics::exact, &pool_};
+        const std::int64_t D = c.hidden_size;
+        const std::int64_t hc = c.hc_mult;
+        std::vector<float> streams(static_cast<std::size_t>(T * hc * D));
+        embed(tokens, streams.data());
+        const std::int64_t keep = std::min(req.hidden_positions, T);
+        if (req.layer_hidden != nullptr) {
+            req.layer_hidden->assign(static_cast<std::size_t>(c.num_hidden_layers * keep * hc * D),
+                                     0.0F);
+        }
+        for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
+            v4::block_forward(ctx, w_->layers[static_cast<std::size_t>(l)], rope_,
+                              s.layers[static_cast<std::size_t>(l)], streams.data(), tokens.data(),
+                              T, s.len);
+            if (req.layer_hidden != nullptr) {
+                std::copy(streams.begin(), streams.begin() + keep * hc * D,
+                          req.layer_hidden->begin() + l * keep * hc * D);
+            }
+        }
+        s.len += T;
+        if (req.final_streams != nullptr) {
+            *req.final_streams = streams;
+        }
+        const std::int64_t first = req.all_logits ? 0 : T - 1;
+        return head(ctx, w_->hc_head, w_->norm, streams.data() + first * hc * D, T - first);
+    }
+
+    bool truncate(BackendState& base, std::int64_t length) override {
+        auto& s = dynamic_cast<CpuState&>(base);
+        if (length < 0 || length > s.len) {
+            throw std::out_of_range("truncate to " + std::to_string(length) +
+                                    " tokens: the session holds " + std::to_string(s.len));
+        }
+        if (length == s.len) {
+            return true;
+        }
+        if (length == 0) {
+            reset(s);
+            return true;
+        }
+        if (s.len - length > s.opts.rewind_margin) {
+            return false;
+        }
+        const ModelConfig& c = w_->config;
+        for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
+            auto& ls = s.layers[static_cast<std::size_t>(l)];
+            const std::int64_t r = c.ratio(l);
+            if (ls.compressor) {
+                ls.compressor->truncate_rows(length / r);
+            }
+            if (ls.indexer) {
+                ls.indexer->truncate_rows(length / 4);
+            }
+        }
+        s.len = length;
+        // The MTP cache follows the main positions; rewind it with them (or drop it).
+        if (s.mtp_len > length) {
+            s.mtp_len = (s.mtp_len - length <= s.opts.rewind_margin) ? length : 0;
+        }
+        return true;
+    }
+
+    std::vector<float> mtp_forward(BackendState& base, std::span<const float> streams,
+                                   std::span<const std::int32_t> next_tokens) override {
+        auto& s = dynamic_cast<CpuState&>(base);
+        const ModelConfig& c = w_->config;
+        if (w_->mtp.empty()) {
+            throw std::invalid_argument("this model has no MTP block (num_nextn_predict_layers 0)");
+        }
+        const auto T = static_cast<std::int64_t>(next_tokens.size());
+        const std::int64_t D = c.hidden_size;
+        const std::int64_t hc = c.hc_mult;
+        if (static_cast<std::int64_t>(streams.size()) != T * hc * D) {
+            throw std::invalid_argument("mtp_forward: streams must be [tokens, hc, hidden]");
+        }
+        const Ctx ctx{c, s.opts.numerics == Numerics::exact, &pool_};
+        const MtpWeights& m = w_->mtp[0];
+        std::vector<float> e(static_cast<std::size_t>(T * D));
+        embed_rows(next_tokens, e.data());
+        v4::rms_norm(ctx, e.data(), m.enorm.data(), T, D, e.data());
+        std::vector<float> h(streams.begin(), streams.end());
+        v4::rms_norm(ctx, h.data(), m.hnorm.data(), T * hc, D, h.data());
+        std::vector<float> x(static_cast<std::size_t>(T * hc * D));
+        v4::linear(ctx, m.h_proj, h.data(), T * hc, x.data(), v4::LinearKind::quantized);
+        std::vector<float> ep(static_cast<std::size_t>(T * D));
+        v4::linear(ctx, m.e_proj, e.data(), T, ep.data(), v4::LinearKind::quantized);
+        for (std::int64_t t = 0; t < T; ++t) {
+            for (std::int64_t k = 0; k < hc; ++k) {
+                float* xr = x.data() + (t * hc + k) * D;
+                for (std::int64_t d = 0; d < D; ++d) {
+                    xr[d] += ep[static_cast<std::size_t>(t * D + d)];
+                }
+            }
+        }
+        v4::round_act(ctx, x.data(), T * hc * D);
+        v4::block_forward(ctx, m.block, rope_, s.mtp[0], x.data(), next_tokens.data(), T,
+                          s.mtp_len);
+        s.mtp_len += T;
+        return head(ctx, m.hc_head, m.norm, x.data(), T);
+    }
+
+    std::int64_t decode_weight_bytes() const override {
+        return w_->dense_bytes_per_token() +
+               w_->config.num_experts_per_tok * w_->config.num_hidden_layers * w_->expert_bytes();
+    }
+
+private:
+    void reset(CpuState& s) const {
+        const ModelConfig& c = w_->config;
+        s.len = 0;
+        s.mtp_len = 0;
+        s.layers.assign(static_cast<std::size_t>(c.num_hidden_layers), {});
+        for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
+            v4::attention_init_state(c, w_->layers[static_cast<std::size_t>(l)].attn,
+                                     s.layers[static_cast<std::size_t>(l)], s.opts.rewind_margin);
+        }
+        s.mtp.assign(w_->mtp.size(), {});
+        for (std::size_t m = 0; m < w_->mtp.size(); ++m) {
+            v4::attention_init_state(c, w_->mtp[m].block.attn, s.mtp[m], s.opts.rewind_margin);
+        }
+    }
+
+    void embed_rows(std::span<const std::int32_t> tokens, float* out) const {
+        const std::int64_t D = w_->config.hidden_size;
+        for (std::size_t t = 0; t < tokens.size(); ++t) {
+            kernels::dequant_row(w_->embed, tokens[t], out + static_cast<std::int64_t>(t) * D);
+        }
+    }
+
+    void embed(std::span<const std::int32_t> tokens, float* streams) const {
+        const std::int64_t D = w_->config.hidden_size;
+        const std::int64_t hc = w_->config.hc_mult;
+        std::vector<float> row(static_cast<std::size_t>(D));
+        for (std::size_t t = 0; t < tokens.size(); ++t) {
+            kernels::dequant_row(w_->embed, tokens[t], row.data());
+            for (std::int64_t k = 0; k < hc; ++k) {
+                std::copy(row.begin(), row.end(),
+                          streams + (static_cast<std::int64_t>(t) * hc + k) * D);
+            }
+        }
+    }
+
+    std::vector<float> head(const Ctx& ctx, const HcParams& hcp, const Vec& norm,
+                            const float* streams, std::int64_t n) {
+        const std::int64_t D = w_->config.hidden_size;
+        std::vector<float> y(static_cast<std::size_t>(n * D));
+        v4::hc_head(ctx, hcp, streams, n, y.data());
+        v4::rms_norm(ctx, y.data(), norm.data(), n, D, y.data());
+        std::vector<float> logits(static_cast<std::size_t>(n * w_->config.vocab_size));
+        v4::linear(ctx, w_->head, y.data(), n, logits.data(), v4::LinearKind::f32_out);
+        return logits;
+    }
+
+    std::shared_ptr<const ModelWeights> w_;
+    kernels::ThreadPool pool_;
+    v4::RopeTables rope_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(std::shared_ptr<const ModelWeights> weights,
+                                          const CpuBackendOptions& options) {
+    return std::make_unique<CpuBackend>(std::move(weights), options);
+}
+
+}  // namespace osprey::model

@@ -213,11 +213,15 @@ KvSnapshot read_kv_snapshot(const std::filesystem::path& path,
                                       std::to_string(token_count) + " token ids)");
             }
             snap.tokens.resize(token_count);
-            std::memcpy(snap.tokens.data(), bytes, size);
+            if (size > 0) {  // memcpy to an empty vector's null data() is undefined
+                std::memcpy(snap.tokens.data(), bytes, size);
+            }
             continue;
         }
         KvSnapshotSection section{std::move(name), std::vector<std::byte>(size)};
-        std::memcpy(section.bytes.data(), bytes, size);
+        if (size > 0) {
+            std::memcpy(section.bytes.data(), bytes, size);
+        }
         snap.sections.push_back(std::move(section));
     }
     if (std::memcmp(in.take(sizeof kEnd, "the trailer"), kEnd, sizeof kEnd) != 0) {

@@ -4,7 +4,6 @@
 #include <mutex>
 #include <sstream>
 
-#include "agent/runtime/shell_tool.hpp"
 #include "tools/core/json_schema.hpp"
 
 namespace osprey::agent {
@@ -197,7 +196,7 @@ Agent::Agent(asio::io_context& io, ModelClient& model, tools::Registry& registry
       session_id_(std::move(session_id)),
       tool_ctx_(tools::Workspace(options_.workspace)),
       tool_pool_(std::max<std::size_t>(1, options_.tool_workers)) {
-    add_shell_tool_if_missing(registry_, &cancel_);
+    tool_ctx_.cancel = &cancel_;  // shell stops on Ctrl-C, SIGTERM and --timeout
 }
 
 Agent::~Agent() {

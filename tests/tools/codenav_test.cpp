@@ -31,7 +31,7 @@ struct Fixture {
 
 const std::vector<Fixture> kFixtures = {
     {"c/widget.c", 8, 14, "Widget", "struct", 4, 6, "size", "field", 5, 5, "render"},
-    {"cpp/widget.cpp", 6, 12, "Widget", "class", 8, 17, "render", "method", 10, 13,
+    {"cpp/widget.cpp", 6, 14, "Widget", "class", 10, 19, "render", "method", 12, 15,
      "ui::Widget::render"},
     {"python/widget.py", 4, 13, "Widget", "class", 8, 13, "render", "method", 11, 13,
      "Widget::render"},

@@ -1,6 +1,8 @@
 // The tool registry core: schema validation, workspace path resolution, globbing, gitignore, caps.
 #include <unistd.h>
 
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "tests/tools/tool_test_support.hpp"
@@ -223,11 +225,32 @@ TEST_CASE("the default registry carries the contract's tool and argument names")
         {"list", {"path"}},
         {"glob", {"pattern"}},
         {"todo", {"items"}},
+        {"grep", {"pattern", "path", "glob", "ignore_case", "context"}},
+        {"shell", {"command", "timeout_s", "background"}},
+        {"git_status", {}},
+        {"git_diff", {"base", "head", "path"}},
+        {"git_log", {"path", "limit"}},
+        {"git_show", {"rev"}},
+        {"git_blame", {"path", "start_line", "end_line"}},
+        {"git_branches", {}},
+        {"git_commit", {"message", "paths"}},
+        {"outline", {"path"}},
+        {"definition", {"name", "kind"}},
+        {"references", {"name"}},
+        {"repo_map", {"budget", "focus"}},
     };
     for (const auto& [name, args] : contract) {
         INFO(name);
         const Tool* tool = registry.find(name);
         REQUIRE(tool != nullptr);
+        // Required arguments are exactly the contract's non-optional ones.
+        const std::set<std::string> required_by_contract = {
+            "path",    "content", "old_text", "new_text", "patch", "pattern",
+            "command", "rev",     "message",  "name",     "items"};
+        for (const auto& r : tool->schema.value("required", json::array())) {
+            CHECK(std::find(args.begin(), args.end(), r.get<std::string>()) != args.end());
+            CHECK(required_by_contract.count(r.get<std::string>()) == 1);
+        }
         for (const auto& arg : args) {
             INFO(arg);
             CHECK(tool->schema["properties"].contains(arg));

@@ -30,6 +30,10 @@ TEST_CASE("grep finds regex matches in path order with line numbers") {
     CHECK(r.text == "b.py:1:def foo():\n");
     r = fx.call("grep", {{"pattern", "^    return"}, {"path", "."}});
     CHECK(r.text == "b.py:2:    return 1\n");
+    // Line by line: \s+ never joins two lines.
+    fx.file("s.c", "static\ninline int f();\nstatic inline int g();\n");
+    r = fx.call("grep", {{"pattern", "static\\s+inline"}, {"path", "s.c"}});
+    CHECK(r.text == "s.c:3:static inline int g();\n");
     r = fx.call("grep", {{"pattern", "nothing-here"}});
     CHECK(contains(r.text, "no matches"));
 }

@@ -32,7 +32,10 @@ TEST_CASE("osprey tool --list prints every tool's schema") {
         CHECK(tool.at("parameters").at("type") == "object");
         CHECK_FALSE(tool.at("description").get<std::string>().empty());
     }
-    for (const char* name : {"read", "write", "edit", "apply_patch", "list", "glob", "todo"}) {
+    for (const char* name : {"read",    "write",      "edit",       "apply_patch",  "list",
+                             "glob",    "grep",       "shell",      "git_status",   "git_diff",
+                             "git_log", "git_show",   "git_blame",  "git_branches", "git_commit",
+                             "outline", "definition", "references", "repo_map",     "todo"}) {
         CHECK(names.count(name) == 1);
     }
 }
@@ -86,4 +89,39 @@ TEST_CASE("osprey tool: exit 2 for bad arguments, 1 for tool failures") {
         CHECK(contains(r.err, c.message));
         CHECK(r.out.empty());
     }
+}
+
+TEST_CASE("osprey tool drives code navigation and git end to end") {
+    osprey::test::TempDir dir;
+    std::ofstream(dir.path() / "m.py") << "class Store:\n    def get(self):\n        return 1\n";
+    const std::string root = dir.path().string();
+    const std::string index = (dir.path() / "index.sqlite").string();
+    auto r = osprey_tool(
+        {"definition", "--root", root, "--index", index, "--args", R"({"name": "Store"})"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j.at("result").at("definitions").at(0).at("path") == "m.py");
+    r = osprey_tool({"outline", "--root", root, "--text", "--args", R"({"path": "m.py"})"});
+    CHECK(contains(r.out, "method get [2-3]"));
+    r = osprey_tool({"git_status", "--root", root});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "not a git repository"));
+}
+
+TEST_CASE("osprey bench codenav prints its figures") {
+    const std::string fixtures = std::string(OSPREY_SOURCE_DIR) + "/tests/tools/fixtures/codenav";
+    osprey::test::TempDir dir;
+    const auto r =
+        run_process({OSPREY_BINARY, "bench", "codenav", "--repo", fixtures, "--queries", "5",
+                     "--no-external", "--json", "--index", (dir.path() / "i.sqlite").string()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j.at("cold_index").at("files") == 8);
+    CHECK(j.at("warm_reindex").at("parsed") == 0);
+    CHECK(j.at("definition_ms").at("queries").get<int>() >= 1);
+    CHECK(j.at("grep").size() == 3);
+    const auto bad = run_process({OSPREY_BINARY, "bench", "codenav"});
+    CHECK(bad.exit_code == 2);
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -29,11 +31,21 @@ bool path_matches(const std::string& path, const std::string& focus) {
            path[focus.size()] == '/';
 }
 
-}  // namespace
-
-RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
-    auto& db = index.database();
+// What every repo_map of an unchanged index shares: files, candidate symbols, who defines and who
+// uses each name, and the weighted file graph. Built once per index version.
+struct RepoGraph {
     std::vector<std::string> paths;
+    std::vector<MapSymbol> symbols;
+    std::unordered_map<std::string, std::vector<std::size_t>> defined_in;  // name → files
+    std::unordered_map<std::string, std::size_t> used_by;             // name → referencing files
+    std::vector<std::tuple<std::size_t, std::size_t, double>> edges;  // from, to, weight
+    std::vector<double> out_weight;
+};
+
+std::shared_ptr<const RepoGraph> build_graph(SymbolIndex& index) {
+    auto& db = index.database();
+    auto graph = std::make_shared<RepoGraph>();
+    auto& paths = graph->paths;
     std::unordered_map<std::int64_t, std::size_t> file_of_id;
     {
         auto q = db.prepare("SELECT id, path FROM codenav_files ORDER BY path");
@@ -42,9 +54,8 @@ RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
             paths.push_back(q.column_text(1));
         }
     }
-    const std::size_t n = paths.size();
-    std::vector<MapSymbol> symbols;
-    std::unordered_map<std::string, std::vector<std::size_t>> defined_in;  // name → files
+    auto& symbols = graph->symbols;
+    auto& defined_in = graph->defined_in;
     {
         auto q = db.prepare(
             "SELECT file_id, name, kind, start_line, signature, depth, declaration FROM "
@@ -60,14 +71,55 @@ RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
             auto& files = defined_in[s.name];
             if (files.empty() || files.back() != file)
                 files.push_back(file);
-            // Members are listed under their class when it is chosen too; their data members and
-            // enumerators are detail a map can leave out.
+            // Data members and enumerators are detail a map can leave out.
             const bool member_detail =
                 s.kind == "field" || s.kind == "constant" || (s.depth > 0 && s.kind == "variable");
             if (!member_detail)
                 symbols.push_back(std::move(s));
         }
     }
+    std::unordered_map<std::uint64_t, double> edges;
+    {
+        auto q = db.prepare("SELECT file_id, name, count FROM codenav_refs");
+        std::string name;
+        while (q.step()) {
+            name = q.column_text(1);
+            auto it = defined_in.find(name);
+            if (it == defined_in.end())
+                continue;
+            const std::size_t from = file_of_id[q.column_int(0)];
+            ++graph->used_by[name];
+            const auto& targets = it->second;
+            if (targets.size() > kMaxDefiningFiles)
+                continue;
+            const double w = std::sqrt(static_cast<double>(q.column_int(2))) /
+                             static_cast<double>(targets.size());
+            for (const std::size_t to : targets) {
+                if (to != from)
+                    edges[(static_cast<std::uint64_t>(from) << 32) | to] += w;
+            }
+        }
+    }
+    graph->out_weight.assign(paths.size(), 0.0);
+    for (const auto& [key, w] : edges) {
+        graph->edges.emplace_back(key >> 32, key & 0xffffffffU, w);
+        graph->out_weight[key >> 32] += w;
+    }
+    return graph;
+}
+
+}  // namespace
+
+RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
+    if (!index.derived_cache || index.derived_cache_version != index.content_version()) {
+        index.derived_cache = std::const_pointer_cast<RepoGraph>(build_graph(index));
+        index.derived_cache_version = index.content_version();
+    }
+    const auto graph = std::static_pointer_cast<const RepoGraph>(index.derived_cache);
+    const auto& paths = graph->paths;
+    const auto& defined_in = graph->defined_in;
+    const std::size_t n = paths.size();
+    std::vector<MapSymbol> symbols = graph->symbols;
     // Personalisation: focus files and folders, and the files defining focus symbols.
     std::vector<double> personal(n, 0.0);
     std::unordered_set<std::string> focus_names;
@@ -97,33 +149,7 @@ RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
     for (double& p : personal)
         p /= personal_sum;
 
-    // Edges from the references.
-    std::unordered_map<std::uint64_t, double> edges;
-    std::unordered_map<std::string, std::size_t> used_by;  // name → referencing files
-    {
-        auto q = db.prepare("SELECT file_id, name, count FROM codenav_refs");
-        while (q.step()) {
-            const std::string name = q.column_text(1);
-            auto it = defined_in.find(name);
-            if (it == defined_in.end())
-                continue;
-            const std::size_t from = file_of_id[q.column_int(0)];
-            ++used_by[name];
-            const auto& targets = it->second;
-            if (targets.size() > kMaxDefiningFiles)
-                continue;
-            const double w = std::sqrt(static_cast<double>(q.column_int(2))) /
-                             static_cast<double>(targets.size()) *
-                             (focus_names.count(name) != 0 ? 10.0 : 1.0);
-            for (const std::size_t to : targets) {
-                if (to != from)
-                    edges[(static_cast<std::uint64_t>(from) << 32) | to] += w;
-            }
-        }
-    }
-    std::vector<double> out_weight(n, 0.0);
-    for (const auto& [key, w] : edges)
-        out_weight[key >> 32] += w;
+    const auto& out_weight = graph->out_weight;
     std::vector<double> rank(personal);
     std::vector<double> next(n);
     for (int iter = 0; iter < kIterations && n > 0; ++iter) {
@@ -135,16 +161,15 @@ RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
         for (std::size_t i = 0; i < n; ++i) {
             next[i] = (1 - kDamping + kDamping * dangling) * personal[i];
         }
-        for (const auto& [key, w] : edges) {
-            const std::size_t from = key >> 32;
-            const std::size_t to = key & 0xffffffffU;
+        for (const auto& [from, to, w] : graph->edges) {
             next[to] += kDamping * rank[from] * w / out_weight[from];
         }
         rank.swap(next);
     }
 
     for (auto& s : symbols) {
-        const auto used = used_by.count(s.name) != 0 ? used_by[s.name] : 0;
+        const auto it = graph->used_by.find(s.name);
+        const std::size_t used = it == graph->used_by.end() ? 0 : it->second;
         s.score = rank[s.file] * (1.0 + std::log1p(static_cast<double>(used))) *
                   (focus_names.count(s.name) != 0 ? 10.0 : 1.0) * (s.kind == "method" ? 0.5 : 1.0);
     }

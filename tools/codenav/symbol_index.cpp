@@ -304,6 +304,8 @@ IndexStats SymbolIndex::refresh(unsigned threads) {
             t.join();
     }
     tx.commit();
+    if (stats.parsed > 0 || stats.removed > 0)
+        ++content_version_;
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return stats;
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +59,11 @@ public:
     std::size_t file_count();
 
     memory::Database& database() { return db_; }
+    // Changes whenever a refresh changed the index; derived data (the repo_map graph) is cached in
+    // `derived_cache` tagged with it.
+    std::uint64_t content_version() const { return content_version_; }
+    std::shared_ptr<void> derived_cache;
+    std::uint64_t derived_cache_version = 0;
     const Workspace& workspace() const { return ws_; }
 
     static constexpr std::uintmax_t kMaxFileBytes = 2 * 1024 * 1024;
@@ -65,6 +71,7 @@ public:
 private:
     Workspace ws_;
     memory::Database db_;
+    std::uint64_t content_version_ = 1;
 };
 
 }  // namespace osprey::tools

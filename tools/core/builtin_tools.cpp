@@ -3,6 +3,7 @@
 #include "tools/files/file_tools.hpp"
 #include "tools/git/git_tools.hpp"
 #include "tools/search/grep.hpp"
+#include "tools/shell/shell_tool.hpp"
 
 namespace osprey::tools {
 
@@ -12,6 +13,7 @@ Registry make_default_registry() {
     Registry registry;
     add_file_tools(registry);
     add_grep_tool(registry);
+    add_shell_tools(registry);
     add_git_tools(registry);
     add_codenav_tools(registry);
     add_todo_tool(registry);

@@ -4,11 +4,13 @@
 // the handler runs, checks the permission, and caps the text shown to the model with an explicit
 // marker and a hint for fetching the rest.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,8 +19,13 @@
 #include <string_view>
 #include <vector>
 
+#include "sandbox/policy.hpp"
 #include "tools/core/tool_error.hpp"
 #include "tools/core/workspace.hpp"
+
+namespace osprey::sandbox {
+class Process;
+}
 
 namespace osprey::tools {
 
@@ -47,11 +54,20 @@ struct ToolContext {
     explicit ToolContext(Workspace ws) : workspace(std::move(ws)) {}
 
     Workspace workspace;
+    // Set by the agent: a running tool (shell) stops as soon as it reads true (Ctrl-C, SIGTERM,
+    // --timeout). Not owned.
+    const std::atomic<bool>* cancel = nullptr;
     std::set<Permission> granted = {Permission::read, Permission::write, Permission::execute};
     std::size_t max_output_chars = 32 * 1024;
     // The symbol index database; empty = the default under the user's cache directory.
     std::filesystem::path index_path;
     std::vector<TodoItem> todos;  // the model's plan, kept by the `todo` tool
+
+    // How `shell` runs commands (workspace-write, no network by default); the workspace is always
+    // this context's root, and without write permission the mode drops to read-only.
+    sandbox::Policy shell_policy;
+    std::map<int, std::shared_ptr<sandbox::Process>> jobs;  // background shell commands
+    int last_job_id = 0;
 
     // Code navigation keeps its index open across calls and refreshes it when a write or execute
     // tool ran since (`generation` counts those calls) or after `index_max_age`.

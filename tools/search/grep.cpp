@@ -130,6 +130,22 @@ std::size_t search_buffer(const pcre2_code* code, pcre2_match_data* md, std::str
         if (rc < 0)
             break;  // no match (or an error such as a match limit: stop this file)
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+        // Matches are line by line, as in grep and ripgrep: one that crosses a newline (`\s+`
+        // can) is retried confined to the line where it starts.
+        if (std::memchr(text.data() + ov[0], '\n', ov[1] - ov[0]) != nullptr) {
+            std::size_t line_end = text.find('\n', ov[0]);
+            const std::size_t line_begin =
+                ov[0] == 0 ? 0
+                           : (text.rfind('\n', ov[0] - 1) == std::string_view::npos
+                                  ? 0
+                                  : text.rfind('\n', ov[0] - 1) + 1);
+            const int again =
+                pcre2_match(code, subject, line_end, std::max(pos, line_begin), 0, md, nullptr);
+            if (again < 0 || ov[0] == line_end) {
+                pos = line_end + 1;
+                continue;
+            }
+        }
         const std::size_t start = ov[0];
         if (start == text.size() && start > 0 && text.back() == '\n')
             break;  // past the last line

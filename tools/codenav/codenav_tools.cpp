@@ -4,6 +4,7 @@
 
 #include "tools/codenav/repo_map.hpp"
 #include "tools/core/file_io.hpp"
+#include "tools/core/json_schema.hpp"
 
 namespace osprey::tools {
 namespace fs = std::filesystem;
@@ -240,13 +241,6 @@ ToolResult run_repo_map(const json& args, ToolContext& ctx) {
     result.data = std::move(map.data);
     result.text = std::move(map.text);
     return result;
-}
-
-json object_schema(json properties, json required) {
-    return {{"type", "object"},
-            {"properties", std::move(properties)},
-            {"required", std::move(required)},
-            {"additionalProperties", false}};
 }
 
 }  // namespace

@@ -151,4 +151,11 @@ std::vector<std::string> validate_json(const nlohmann::json& schema, const nlohm
     return errors;
 }
 
+nlohmann::json object_schema(nlohmann::json properties, nlohmann::json required) {
+    return {{"type", "object"},
+            {"properties", std::move(properties)},
+            {"required", std::move(required)},
+            {"additionalProperties", false}};
+}
+
 }  // namespace osprey::tools

@@ -13,4 +13,7 @@ namespace osprey::tools {
 // Each problem as "<where>: <what>", e.g. "start_line: must be >= 1, got 0". Empty when valid.
 std::vector<std::string> validate_json(const nlohmann::json& schema, const nlohmann::json& value);
 
+// The schema of a tool's arguments: an object with these properties, these required, no others.
+nlohmann::json object_schema(nlohmann::json properties, nlohmann::json required);
+
 }  // namespace osprey::tools

@@ -9,6 +9,7 @@
 #include "tools/core/file_io.hpp"
 #include "tools/core/file_walker.hpp"
 #include "tools/core/glob.hpp"
+#include "tools/core/json_schema.hpp"
 #include "tools/files/patch.hpp"
 
 namespace osprey::tools {
@@ -432,13 +433,6 @@ ToolResult run_glob(const json& args, ToolContext& ctx) {
     result.data = {{"pattern", pattern}, {"files", matches}, {"complete", !capped}};
     result.text = std::move(text);
     return result;
-}
-
-json object_schema(json properties, json required) {
-    return {{"type", "object"},
-            {"properties", std::move(properties)},
-            {"required", std::move(required)},
-            {"additionalProperties", false}};
 }
 
 }  // namespace

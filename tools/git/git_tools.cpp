@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "tools/core/json_schema.hpp"
 #include "tools/git/repository.hpp"
 
 namespace osprey::tools {
@@ -698,13 +699,6 @@ ToolResult run_commit(const json& args, ToolContext& ctx) {
                   (default_identity ? "" : " as 'Osprey agent' (no user.name/user.email set)") +
                   ": " + message.substr(0, message.find('\n')) + "\n";
     return result;
-}
-
-json object_schema(json properties, json required) {
-    return {{"type", "object"},
-            {"properties", std::move(properties)},
-            {"required", std::move(required)},
-            {"additionalProperties", false}};
 }
 
 }  // namespace

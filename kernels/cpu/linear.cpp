@@ -335,7 +335,9 @@ __attribute__((target("avx2,fma,f16c"))) bool gemv_avx2(const WeightMatrix& w, c
 // flags once inlined (a known false positive); silence it for these functions only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if defined(__GNUC__) && !defined(__clang__)  // GCC-only warning; clang (fuzz build) rejects it
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // ---- AVX-512 (F) --------------------------------------------------------------------------------
 __attribute__((target("avx512f"))) float dot_avx512(const float* a, const float* b,
                                                     std::int64_t n) {

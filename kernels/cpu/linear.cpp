@@ -203,8 +203,6 @@ __attribute__((target("avx2,fma,f16c"))) void dequant_row_avx2(const WeightMatri
     dequant_row_portable(w, r, out);
 }
 
-constexpr float kTwo120 = 1.329227995784916e+36F;  // 2^120
-
 // Fused dequantize + dot for a few tokens (decode): each 8-wide weight vector is decoded once in
 // registers and multiplied into up to 4 token accumulators, so the row never round-trips memory.
 template <int T>

@@ -11,9 +11,14 @@ namespace {
 using F = EventField;
 constexpr std::array kCommon = {F{"v", "integer"},   F{"type", "string"},  F{"session", "string"},
                                 F{"seq", "integer"}, F{"step", "integer"}, F{"time", "string"}};
-constexpr std::array kSessionStarted = {
-    F{"model", "string"},      F{"mode", "string"},           F{"workspace", "string"},
-    F{"permission", "string"}, F{"tools", "array of string"}, F{"resumed_from", "string", true}};
+constexpr std::array kSessionStarted = {F{"model", "string"},
+                                        F{"mode", "string"},
+                                        F{"workspace", "string"},
+                                        F{"permission", "string"},
+                                        F{"tools", "array of string"},
+                                        F{"resumed_from", "string", true},
+                                        F{"restored_tokens", "integer", true},
+                                        F{"replayed_tokens", "integer", true}};
 constexpr std::array kTurnStarted = {F{"prompt_tokens", "integer"}};
 constexpr std::array kDelta = {F{"text", "string"}};
 constexpr std::array kToolCall = {F{"call_id", "string"}, F{"name", "string"},

@@ -6,9 +6,15 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <limits>
+#include <mutex>
 
 #include "agent/asio.hpp"
 #include "agent/runtime/agent.hpp"
+#include "agent/runtime/kv_persistence.hpp"
+#include "agent/runtime/resume.hpp"
+#include "memory/file_history.hpp"
+#include "memory/notes.hpp"
 #include "memory/sessions.hpp"
 #include "memory/store.hpp"
 #include "model/errors.hpp"
@@ -71,8 +77,17 @@ int run_agent(const Args& args, Io& io) {
     } else if (::isatty(STDIN_FILENO) == 0) {
         prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     }
+    const auto resume_ref = args.value("--resume");
+    const auto fork_ref = args.value("--fork");
+    if (resume_ref && fork_ref) {
+        throw UsageError("give either --resume or --fork, not both");
+    }
+    const bool continuing = resume_ref || fork_ref;
     if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
-        throw UsageError("no prompt: give it as an argument, with -p, or on stdin");
+        if (!continuing) {
+            throw UsageError("no prompt: give it as an argument, with -p, or on stdin");
+        }
+        prompt.clear();
     }
 
     AgentOptions options;
@@ -83,15 +98,17 @@ int run_agent(const Args& args, Io& io) {
     } catch (const std::invalid_argument& e) {
         throw UsageError(std::string("--mode: ") + e.what());
     }
+    KvPersistence kv;
+    if (auto b = args.value("--kv-disk-budget")) {
+        try {
+            kv.budget_bytes = parse_byte_size(*b);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(std::string("--kv-disk-budget: ") + e.what());
+        }
+    }
     const std::string output = args.value("--output").value_or("text");
     if (output != "text" && output != "json" && output != "stream-json") {
         throw UsageError("--output must be text, json or stream-json, got '" + output + "'");
-    }
-    std::error_code ec;
-    const std::filesystem::path cwd = args.value("--cwd").value_or(".");
-    options.workspace = std::filesystem::canonical(cwd, ec);
-    if (ec || !std::filesystem::is_directory(options.workspace)) {
-        throw UsageError("--cwd: '" + cwd.string() + "' is not a folder");
     }
     try {
         options.permission =
@@ -186,14 +203,137 @@ int run_agent(const Args& args, Io& io) {
         return kExitFailure;
     }
     memory::Sessions sessions(store->db());
-    memory::SessionInit init;
-    init.workspace = options.workspace.string();
-    init.title = prompt.substr(0, 80);
-    init.model_fingerprint = client->fingerprint();
-    init.mode = options.mode;
-    const std::string session_id = sessions.create(init);
+
+    // Resume or fork: the task's state from the journal.
+    std::optional<ResumeState> resumed;
+    std::optional<memory::SessionRecord> earlier;
+    if (continuing) {
+        try {
+            const std::string ref =
+                resume_ref ? *resume_ref : fork_ref->substr(0, fork_ref->find('@'));
+            earlier = sessions.resolve(ref);
+            if (resume_ref) {
+                resumed = read_resume_state(store->db(), earlier->id);
+            } else {
+                std::int64_t step = std::numeric_limits<std::int64_t>::max();
+                if (const auto at = fork_ref->find('@'); at != std::string::npos) {
+                    const std::string text = fork_ref->substr(at + 1);
+                    std::size_t used = 0;
+                    try {
+                        step = std::stoll(text, &used);
+                    } catch (const std::exception&) {
+                        used = 0;
+                    }
+                    if (used == 0 || used != text.size() || step < 0) {
+                        throw UsageError("--fork: the step after '@' must be a number, got '" +
+                                         text + "'");
+                    }
+                }
+                resumed = step == std::numeric_limits<std::int64_t>::max()
+                              ? read_resume_state(store->db(), earlier->id)
+                              : read_fork_state(store->db(), earlier->id, step);
+                if (resumed->unfinished) {
+                    throw UsageError("--fork: session " + earlier->id +
+                                     " stopped in the middle of a step; fork at a finished step "
+                                     "(ID@STEP) or --resume it");
+                }
+            }
+        } catch (const UsageError&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw UsageError(std::string(resume_ref ? "--resume: " : "--fork: ") + e.what());
+        }
+        if (earlier->model_fingerprint != client->fingerprint()) {
+            throw UsageError("session " + earlier->id + " ran on " + earlier->model_fingerprint +
+                             "; resume it with the same --model (got " + client->fingerprint() +
+                             ")");
+        }
+        if (!args.has("--mode")) {
+            options.mode = resumed->mode;
+        }
+        if (!args.has("--permission")) {
+            options.permission = parse_permission_mode(resumed->permission);
+        }
+        if (fork_ref && resumed->answered && prompt.empty()) {
+            throw UsageError(
+                "--fork: that step ends with the model's answer; give a prompt for "
+                "the fork to go on with");
+        }
+    }
+    std::error_code ec;
+    const std::filesystem::path cwd =
+        args.value("--cwd").value_or(earlier ? earlier->workspace : std::string("."));
+    options.workspace = std::filesystem::canonical(cwd, ec);
+    if (ec || !std::filesystem::is_directory(options.workspace)) {
+        throw UsageError("--cwd: '" + cwd.string() + "' is not a folder");
+    }
+
+    std::string session_id;
+    if (resume_ref) {
+        session_id = earlier->id;
+        sessions.set_status(session_id, memory::SessionStatus::active);
+    } else {
+        memory::SessionInit init;
+        init.workspace = options.workspace.string();
+        init.title = (prompt.empty() && earlier ? earlier->title : prompt).substr(0, 80);
+        init.model_fingerprint = client->fingerprint();
+        init.mode = options.mode;
+        if (fork_ref) {
+            init.parent_id = earlier->id;
+            init.fork_step = resumed->steps;
+        }
+        session_id = sessions.create(init);
+    }
     memory::Journal journal(store->db(), session_id);
     memory::ToolLog tool_log(store->db());
+    if (fork_ref) {
+        // The fork's own starting point, so it can be resumed by itself.
+        journal.append("agent.start", fork_start_record(*resumed).dump(), resumed->steps,
+                       memory::Durability::commit_now);
+    }
+    for (const auto& note : memory::ProjectNotes(store->db()).list(options.workspace.string())) {
+        options.project_notes.push_back(note.text);
+    }
+    // File history (what /rewind restores): its own connection, as tools run on their own
+    // threads while the loop journals on this one.
+    auto history_db =
+        std::make_shared<memory::Database>(memory::Database::open(store->db().path()));
+    auto history_lock = std::make_shared<std::mutex>();
+    options.before_file_change = [history_db, history_lock, session_id](
+                                     std::int64_t step, const std::filesystem::path& path) {
+        std::lock_guard lock(*history_lock);
+        memory::FileHistory(*history_db).record_before_change(session_id, step, path);
+    };
+    options.data_dir = data_dir;
+    kv.db = &store->db();
+    kv.folder = data_dir / "kv";
+    if (client->has_engine()) {
+        options.after_turn = [&client, &kv, session_id, &io] {
+            try {
+                save_snapshot(*client, session_id, kv);
+            } catch (const std::exception& e) {
+                io.err << "osprey run: warning: no KV snapshot this turn: " << e.what() << "\n";
+            }
+        };
+    }
+    json restore_info = json::object();
+    if (resume_ref) {
+        options.first_seq = resumed->streamed_events;
+    }
+    if (resumed) {
+        try {
+            const RestoreReport report = restore_context(*client, resumed->context, kv);
+            for (const auto& why : report.discarded) {
+                io.err << "osprey run: discarded a KV snapshot: " << why << "\n";
+            }
+            restore_info = {{"restored_tokens", report.restored_tokens},
+                            {"replayed_tokens", report.replayed_tokens}};
+        } catch (const std::exception& e) {
+            io.err << "osprey run: cannot rebuild the model state of session " << earlier->id
+                   << ": " << e.what() << "\n";
+            return kExitFailure;
+        }
+    }
 
     tools::Registry registry = tools::make_default_registry();
     asio::io_context io_context;
@@ -238,7 +378,9 @@ int run_agent(const Args& args, Io& io) {
         };
     signals.async_wait(on_signal);
     AgentOutcome outcome;
-    asio::co_spawn(io_context, agent->run(), [&](std::exception_ptr error, AgentOutcome result) {
+    auto task =
+        resumed ? agent->resume(std::move(*resumed), earlier->id, restore_info) : agent->run();
+    asio::co_spawn(io_context, std::move(task), [&](std::exception_ptr error, AgentOutcome result) {
         signals.cancel();
         if (error) {
             try {
@@ -295,6 +437,12 @@ Command run_command() {
         {"--deny", "RULE", "deny TOOL or TOOL(PATTERN)", true},
         {"--data-dir", "DIR",
          "where sessions and journals are kept (default ~/.local/share/osprey)"},
+        {"--resume", "ID|last",
+         "continue a session from its journal and KV snapshots (PROMPT: a follow-up message)"},
+        {"--fork", "ID[@STEP]",
+         "start a new session from another's state after STEP (default: its end) and go on "
+         "with PROMPT"},
+        {"--kv-disk-budget", "SIZE", "disk space for KV snapshots, LRU-evicted (default 20G)"},
         {"--seed", "N", "sampling seed of the local backend"},
         {"--token-delay", "MS", "pause before each generated token (demos, interruption tests)"},
     };

@@ -4,11 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
+#include "agent/runtime/rewind.hpp"
 #include "memory/journal.hpp"
 #include "memory/sessions.hpp"
 #include "memory/store.hpp"
@@ -287,6 +289,51 @@ int run_delete(const Args& args, Io& io) {
     return kExitOk;
 }
 
+int run_rewind(const Args& args, Io& io) {
+    memory::Store store = require_store(args);
+    const auto session = memory::Sessions(store.db()).resolve(args.positionals().at(0));
+    const std::string& text = args.positionals().at(1);
+    std::size_t used = 0;
+    std::int64_t step = -1;
+    try {
+        step = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != text.size() || step < 0) {
+        throw UsageError("STEP must be a step number (0 = before the first turn), got '" + text +
+                         "'");
+    }
+    RewindPlan plan;
+    try {
+        plan = plan_rewind(store.db(), session.id, step);
+    } catch (const memory::DatabaseError&) {
+        throw;
+    } catch (const std::exception& e) {
+        io.err << "osprey: " << e.what() << "\n";
+        return kExitFailure;
+    }
+    const std::string files = describe(plan, session.workspace);
+    io.out << "rewinding " << session.id << " from step " << plan.from_step << " to step "
+           << plan.to_step << "; "
+           << (files.empty() ? std::string("no files to restore\n") : "files:\n" + files);
+    if (!args.has("--yes")) {
+        io.out << "go ahead? [y/N] ";
+        io.out.flush();
+        std::string answer;
+        std::getline(std::cin, answer);
+        if (answer != "y" && answer != "Y" && answer != "yes") {
+            io.out << "nothing changed\n";
+            return kExitFailure;
+        }
+    }
+    memory::Journal journal(store.db(), session.id);
+    apply_rewind(plan, journal);
+    io.out << "rewound; `osprey run --resume " << session.id << "` goes on from step "
+           << plan.to_step << "\n";
+    return kExitOk;
+}
+
 Command leaf(std::string name, std::string summary, std::string positional, std::size_t max_pos,
              std::vector<Option> options, int (*run)(const Args&, Io&)) {
     Command c;
@@ -299,6 +346,9 @@ Command leaf(std::string name, std::string summary, std::string positional, std:
     c.run = [run, max_pos](const Args& args, Io& io) {
         if (max_pos == 1 && args.positionals().empty()) {
             throw UsageError("missing session id");
+        }
+        if (max_pos == 2 && args.positionals().size() != 2) {
+            throw UsageError("expected a session id and a step");
         }
         try {
             return run(args, io);
@@ -332,6 +382,10 @@ Command sessions_command() {
               {"--output", "FILE", "write to FILE (atomically) instead of stdout"}},
              run_export),
         leaf("delete", "delete a session and its journal", "ID", 1, {}, run_delete),
+        leaf("rewind",
+             "go back to the end of STEP: restore the files the agent changed later (asks "
+             "first) so that --resume goes on from there",
+             "ID|PREFIX|last STEP", 2, {{"--yes", "", "do not ask"}}, run_rewind),
     };
     return c;
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "memory/store.hpp"
 #include "tools/core/registry.hpp"
 
 namespace osprey::agent::cli {
@@ -48,6 +49,15 @@ int run_tool(const Args& args, Io& io) {
     }
     if (auto index = args.value("--index"))
         ctx->index_path = *index;
+    if (auto data = args.value("--data-dir")) {
+        ctx->data_dir = *data;
+    } else {
+        try {
+            ctx->data_dir = memory::default_data_dir();
+        } catch (const std::exception&) {
+            // no HOME/XDG_DATA_HOME: the memory tool says project memory is off
+        }
+    }
     if (args.has("--read-only"))
         ctx->granted = {tools::Permission::read};
     if (auto cap = args.value("--max-output")) {
@@ -95,6 +105,8 @@ Command tool_command() {
         {"--text", "", "print only the text the model would see"},
         {"--index", "FILE", "the code navigation symbol index (default: under ~/.cache/osprey)"},
         {"--read-only", "", "refuse tools that write or execute"},
+        {"--data-dir", "DIR",
+         "Osprey's data folder, for the memory tool (default ~/.local/share/osprey)"},
         {"--max-output", "CHARS", "cap on the text shown to the model (default 32768)"},
     };
     cmd.run = run_tool;

@@ -160,13 +160,22 @@ model::ChatOptions chat_options_for(std::string_view mode) {
     return o;
 }
 
-std::string system_prompt(const std::filesystem::path& workspace) {
+std::string system_prompt(const std::filesystem::path& workspace,
+                          const std::vector<std::string>& notes) {
     std::string text(kInstructions);
     text += "\n\nWorkspace root: " + workspace.string();
     for (const char* name : {"AGENTS.md", "CLAUDE.md"}) {
         if (auto memory = read_text(workspace / name)) {
             text += "\n\nProject instructions (" + std::string(name) + "):\n" + *memory;
             break;
+        }
+    }
+    if (!notes.empty()) {
+        text +=
+            "\n\nNotes saved in earlier sessions in this workspace (the `memory` tool keeps "
+            "them):";
+        for (const auto& note : notes) {
+            text += "\n- " + note;
         }
     }
     return text;
@@ -189,7 +198,7 @@ Agent::Agent(asio::io_context& io, ModelClient& model, tools::Registry& registry
       options_(std::move(options)),
       chat_(chat_options_for(options_.mode)),
       policy_(options_.permission, options_.rules),
-      stamper_(session_id, journal != nullptr ? journal->next_seq() : 0),
+      stamper_(session_id, options_.first_seq),
       journal_(journal),
       tool_log_(tool_log),
       sink_(std::move(sink)),
@@ -197,6 +206,7 @@ Agent::Agent(asio::io_context& io, ModelClient& model, tools::Registry& registry
       tool_ctx_(tools::Workspace(options_.workspace)),
       tool_pool_(std::max<std::size_t>(1, options_.tool_workers)) {
     tool_ctx_.cancel = &cancel_;  // shell stops on Ctrl-C, SIGTERM and --timeout
+    tool_ctx_.data_dir = options_.data_dir;
 }
 
 Agent::~Agent() {
@@ -232,10 +242,15 @@ void Agent::on_parse_event(const model::ParseEvent& event) {
     }
 }
 
-Agent::CallOutcome Agent::run_call(const std::string& name, const json& args) {
+Agent::CallOutcome Agent::run_call(const std::string& name, const json& args, std::int64_t step) {
     CallOutcome out;
     const auto t0 = Clock::now();
     tools::ToolContext ctx = tool_ctx_;
+    if (options_.before_file_change) {
+        ctx.before_change = [this, step](const std::filesystem::path& path) {
+            options_.before_file_change(step, path);
+        };
+    }
     try {
         tools::ToolResult r = registry_.call(name, args, ctx);
         out.output = r.text;
@@ -286,6 +301,7 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
     }
     const std::int64_t reused = model_.context_tokens();
     const std::int64_t appended = static_cast<std::int64_t>(pending.size());
+    last_fed_ = pending;
     const model::ThinkingMode thinking = chat_.mode;
     std::chrono::milliseconds prefill_time{0};
     TurnOutput turn;
@@ -298,16 +314,21 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
                                       ? *options_.budgets.max_tokens - totals_.decoded_tokens
                                       : std::numeric_limits<std::int64_t>::max();
         turn = co_await on_pool<TurnOutput>(compute_, [this, thinking, left] {
-            return model_.generate_turn(thinking, left, cancel_,
-                                        [this](const model::ParseEvent& ev) {
-                                            asio::post(io_, [this, ev] { on_parse_event(ev); });
-                                        });
+            TurnOutput out =
+                model_.generate_turn(thinking, left, cancel_, [this](const model::ParseEvent& ev) {
+                    asio::post(io_, [this, ev] { on_parse_event(ev); });
+                });
+            if (options_.after_turn && out.finish != FinishReason::cancelled) {
+                options_.after_turn();
+            }
+            return out;
         });
     } catch (const std::exception& e) {
         emit("error", {{"code", "model_error"}, {"message", e.what()}, {"recoverable", false}});
         co_return std::nullopt;
     }
     pending.clear();
+    last_generated_.assign(model_.tokens().end() - turn.decoded_tokens, model_.tokens().end());
     last_eos = turn.ended_with_eos;
     totals_.decoded_tokens += turn.decoded_tokens;
     emit("turn.completed", {{"finish_reason", std::string(to_string(turn.finish))}});
@@ -320,18 +341,269 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
     co_return turn;
 }
 
-asio::awaitable<AgentOutcome> Agent::run() {
-    started_ = Clock::now();
+void Agent::record(std::string_view type, json fields) {
+    if (journal_ == nullptr) {
+        return;
+    }
+    fields["type"] = type;
+    fields["step"] = stamper_.step();
+    journal_->append(type, fields.dump(-1, ' ', false, json::error_handler_t::replace),
+                     stamper_.step(), memory::Durability::commit_now);
+}
+
+void Agent::emit_started(const std::optional<std::string>& resumed_from, const json& restore) {
     json tool_names = json::array();
     for (const auto& t : registry_.tools()) {
         tool_names.push_back(t.name);
     }
-    emit("session.started", {{"model", model_.fingerprint()},
-                             {"mode", options_.mode},
-                             {"workspace", options_.workspace.string()},
-                             {"permission", std::string(to_string(options_.permission))},
-                             {"tools", tool_names}});
+    json fields = {{"model", model_.fingerprint()},
+                   {"mode", options_.mode},
+                   {"workspace", options_.workspace.string()},
+                   {"permission", std::string(to_string(options_.permission))},
+                   {"tools", tool_names}};
+    if (resumed_from) {
+        fields["resumed_from"] = *resumed_from;
+    }
+    for (auto& [key, value] : restore.items()) {
+        fields[key] = value;
+    }
+    emit("session.started", std::move(fields));
+}
 
+asio::awaitable<AgentOutcome> Agent::run() {
+    started_ = Clock::now();
+    emit_started(std::nullopt, json::object());
+    LoopState state;
+    try {
+        json system = {{"role", "system"},
+                       {"content", system_prompt(options_.workspace, options_.project_notes)},
+                       {"tools", tool_specs(registry_)}};
+        state.messages = json::array({system, {{"role", "user"}, {"content", options_.prompt}}});
+        state.pending = model_.encode(model::render_chat(state.messages, chat_));
+    } catch (const std::exception& e) {
+        emit("error", {{"code", "model_error"},
+                       {"message", std::string("cannot render the prompt: ") + e.what()},
+                       {"recoverable", false}});
+        co_return finish({1, "failed", "", 0, 0, 0, 0});
+    }
+    state.base_tokens = static_cast<std::int64_t>(state.pending.size());
+    record("agent.start", {{"prompt", options_.prompt},
+                           {"mode", options_.mode},
+                           {"permission", std::string(to_string(options_.permission))},
+                           {"messages", state.messages},
+                           {"tokens", state.pending}});
+    co_return co_await loop(std::move(state), std::nullopt);
+}
+
+asio::awaitable<AgentOutcome> Agent::resume(ResumeState resumed, std::string resumed_from,
+                                            json restore_info) {
+    started_ = Clock::now();
+    totals_.steps = resumed.steps;
+    stamper_.set_step(resumed.steps);
+    emit_started(resumed_from, restore_info);
+    model_.set_next_script_turn(resumed.next_script_turn);
+    LoopState state;
+    state.messages = std::move(resumed.messages);
+    state.pending = std::move(resumed.pending);
+    state.last_eos = resumed.last_eos;
+    state.base_tokens = resumed.base_tokens;
+    const bool follow_up = options_.prompt.find_first_not_of(" \t\r\n") != std::string::npos;
+    if (resumed.answered && !follow_up) {
+        totals_.final_text = resumed.final_text;
+        co_return finish({0, "done", resumed.final_text, 0, 0, 0, 0});
+    }
+    if (follow_up && !resumed.unfinished) {
+        // A new user message after what the session holds; what was rendered but not yet fed
+        // is rendered again together with it.
+        try {
+            const json user = {{"role", "user"}, {"content", options_.prompt}};
+            if (resumed.context.empty()) {
+                state.messages.push_back(user);
+                state.pending = model_.encode(model::render_chat(state.messages, chat_));
+                state.base_tokens = static_cast<std::int64_t>(state.pending.size());
+            } else {
+                const auto split = static_cast<std::ptrdiff_t>(
+                    std::min<std::size_t>(resumed.tail_start, state.messages.size()));
+                json context(state.messages.begin(), state.messages.begin() + split);
+                json tail(state.messages.begin() + split, state.messages.end());
+                tail.push_back(user);
+                state.pending = model_.encode(model::render_chat_suffix(context, tail, chat_));
+                state.messages.push_back(user);
+            }
+        } catch (const std::exception& e) {
+            emit("error", {{"code", "model_error"},
+                           {"message", std::string("cannot render the prompt: ") + e.what()},
+                           {"recoverable", false}});
+            co_return finish({1, "failed", "", 0, 0, 0, 0});
+        }
+        record("agent.prompt", {{"messages", state.messages},
+                                {"tokens", state.pending},
+                                {"tail_start", resumed.tail_start}});
+    } else if (follow_up) {
+        state.user_after_tools = options_.prompt;
+    }
+    co_return co_await loop(std::move(state), std::move(resumed.unfinished));
+}
+
+asio::awaitable<bool> Agent::answer_calls(UnfinishedTurn& turn, json& tail) {
+    const auto& calls = turn.calls;
+    if (turn.parse_error) {
+        // Malformed output: nothing is run; the model is told what was wrong.
+        const std::string message = "your last output could not be parsed: " + *turn.parse_error;
+        if (turn.results.empty()) {
+            emit("error", {{"code", "parse_error"}, {"message", message}, {"recoverable", true}});
+        }
+        tail.push_back({{"role", "tool"},
+                        {"tool_call_id", ""},
+                        {"content", "error: " + message +
+                                        ". No tool was run; write the tool calls again in the "
+                                        "exact DSML format."}});
+        co_return false;
+    }
+    std::vector<std::string> ids;
+    std::vector<json> arguments(calls.size(), json::object());
+    std::vector<std::optional<CallOutcome>> early(calls.size());
+    std::vector<bool> reported(calls.size(), false);
+    std::vector<std::int64_t> log_ids(calls.size(), -1);
+    std::vector<std::function<CallOutcome()>> jobs;
+    std::vector<std::size_t> job_index;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        const auto& call = calls[i];
+        ids.push_back(turn.assistant.at("tool_calls").at(i).value("id", ""));
+        bool parsed = true;
+        try {
+            arguments[i] = json::parse(call.arguments);
+            parsed = arguments[i].is_object();
+        } catch (const json::parse_error&) {
+            parsed = false;
+        }
+        if (auto known = turn.results.find(i); known != turn.results.end()) {
+            // Answered before the process ended: the result is already journaled.
+            CallOutcome o;
+            o.status = known->second.value("status", "ok");
+            o.output = known->second.value("output", "");
+            early[i] = std::move(o);
+            reported[i] = true;
+            continue;
+        }
+        std::int64_t call_seq = -1;
+        if (auto seq = turn.call_seqs.find(i); seq != turn.call_seqs.end()) {
+            call_seq = seq->second;
+            if (tool_log_ != nullptr) {
+                if (auto ran = tool_log_->find(session_id_, call_seq)) {
+                    // It started and the process ended before its result was saved: it is not
+                    // run again, and the model is told.
+                    tool_log_->finish(ran->id, memory::ToolStatus::interrupted,
+                                      "interrupted: the process ended", std::nullopt, 0);
+                    CallOutcome o;
+                    o.status = "interrupted";
+                    o.output =
+                        "interrupted: Osprey stopped while this tool was running (the process "
+                        "ended); it was not run again. Check its effects before repeating it.";
+                    early[i] = std::move(o);
+                    turn.interrupted = true;
+                    continue;
+                }
+            }
+        } else {
+            const json shown = parsed ? arguments[i] : json::object();
+            const json ev = emit("tool.call", {{"call_id", ids.back()},
+                                               {"name", call.name},
+                                               {"arguments", shown},
+                                               {"raw", call.raw}});
+            call_seq = ev.at("seq").get<std::int64_t>();
+        }
+        CallOutcome o;
+        const tools::Tool* tool = registry_.find(call.name);
+        if (!parsed) {
+            o.status = "error";
+            o.output = "error: the arguments of " + call.name +
+                       " are not a JSON object: " + call.arguments;
+            emit("error",
+                 {{"code", "invalid_arguments"}, {"message", o.output}, {"recoverable", true}});
+        } else if (tool == nullptr) {
+            std::string names;
+            for (const auto& t : registry_.tools()) {
+                names += (names.empty() ? "" : ", ") + t.name;
+            }
+            o.status = "error";
+            o.output = "error: unknown tool '" + call.name + "'. Available tools: " + names;
+            emit("error", {{"code", "unknown_tool"}, {"message", o.output}, {"recoverable", true}});
+        } else if (auto problems = tools::validate_json(tool->schema, arguments[i]);
+                   !problems.empty()) {
+            std::string list;
+            for (const auto& p : problems) {
+                list += "\n- " + p;
+            }
+            o.status = "error";
+            o.output = "error: invalid arguments for " + call.name + ":" + list;
+            emit("error",
+                 {{"code", "invalid_arguments"}, {"message", o.output}, {"recoverable", true}});
+        } else {
+            PermissionVerdict verdict = policy_.check(call.name, access_of(tool->permission),
+                                                      permission_subject(arguments[i]));
+            if (verdict.decision == Decision::allow) {
+                if (tool_log_ != nullptr && call_seq >= 0) {
+                    log_ids[i] =
+                        tool_log_->begin(session_id_, call_seq, call.name, arguments[i].dump());
+                }
+                job_index.push_back(i);
+                jobs.push_back([this, name = call.name, args = arguments[i], step = turn.step] {
+                    return run_call(name, args, step);
+                });
+                continue;
+            }
+            o.status = "denied";
+            o.output = "denied: " +
+                       (verdict.decision == Decision::ask
+                            ? "this call needs the user's approval, and a headless run cannot "
+                              "ask; the user can allow it with --permission auto or --allow '" +
+                                  call.name + "(PATTERN)'"
+                            : verdict.reason);
+        }
+        early[i] = std::move(o);
+    }
+    std::vector<CallOutcome> ran = co_await all_on_pool<CallOutcome>(tool_pool_, std::move(jobs));
+    for (std::size_t k = 0; k < ran.size(); ++k) {
+        early[job_index[k]] = std::move(ran[k]);
+    }
+    bool loop_stop = false;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        CallOutcome& o = *early[i];
+        if (o.status == "ok" && calls[i].name == "todo") {
+            tool_ctx_.todos = o.todos;
+        }
+        if (!reported[i]) {
+            const LoopGuard::Verdict v = guard_.observe(calls[i].name, arguments[i], o.output);
+            if (v == LoopGuard::Verdict::warn) {
+                o.output += "\n\n" + LoopGuard::warning();
+            } else if (v == LoopGuard::Verdict::stop) {
+                loop_stop = true;
+            }
+            json fields = {{"call_id", ids[i]},
+                           {"name", calls[i].name},
+                           {"status", o.status},
+                           {"output", o.output},
+                           {"duration_ms", o.duration_ms}};
+            if (!o.data.empty()) {
+                fields["data"] = o.data;
+            }
+            emit("tool.result", fields);
+            if (tool_log_ != nullptr && log_ids[i] >= 0) {
+                const memory::ToolStatus status =
+                    o.status == "ok"       ? memory::ToolStatus::ok
+                    : o.status == "denied" ? memory::ToolStatus::denied
+                    : o.status == "error"  ? memory::ToolStatus::error
+                                           : memory::ToolStatus::interrupted;
+                tool_log_->finish(log_ids[i], status, o.output, std::nullopt, o.duration_ms);
+            }
+        }
+        tail.push_back({{"role", "tool"}, {"tool_call_id", ids[i]}, {"content", o.output}});
+    }
+    co_return loop_stop;
+}
+
+asio::awaitable<AgentOutcome> Agent::loop(LoopState state, std::optional<UnfinishedTurn> carried) {
     asio::steady_timer timer(io_);
     if (options_.budgets.timeout) {
         timer.expires_after(*options_.budgets.timeout);
@@ -364,201 +636,72 @@ asio::awaitable<AgentOutcome> Agent::run() {
         return o;
     };
 
-    json messages = json::array();
-    json prompt_tokens_text;
-    std::vector<std::int32_t> pending;
-    try {
-        json system = {{"role", "system"},
-                       {"content", system_prompt(options_.workspace)},
-                       {"tools", tool_specs(registry_)}};
-        messages.push_back(system);
-        messages.push_back({{"role", "user"}, {"content", options_.prompt}});
-        pending = model_.encode(model::render_chat(messages, chat_));
-    } catch (const std::exception& e) {
-        emit("error", {{"code", "model_error"},
-                       {"message", std::string("cannot render the prompt: ") + e.what()},
-                       {"recoverable", false}});
-        co_return finish({1, "failed", "", 0, 0, 0, 0});
-    }
-
-    LoopGuard guard;
-    bool last_eos = true;
-    std::int64_t base_tokens = static_cast<std::int64_t>(pending.size());
+    json& messages = state.messages;
+    std::vector<std::int32_t>& pending = state.pending;
+    bool& last_eos = state.last_eos;
     while (true) {
-        const auto elapsed =
-            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
-        if (cancel_.load()) {
-            co_return finish(interrupted());
-        }
-        if (auto over =
-                exceeded_budget(options_.budgets, totals_.steps, totals_.decoded_tokens, elapsed)) {
-            emit("error", {{"code", "budget"}, {"message", *over}, {"recoverable", false}});
-            co_return finish({3, "budget", "", 0, 0, 0, 0});
-        }
-        std::optional<TurnOutput> produced = co_await model_turn(pending, last_eos);
-        if (!produced) {
-            co_return finish({1, "failed", "", 0, 0, 0, 0});
-        }
-        TurnOutput& turn = *produced;
-        if (turn.finish == FinishReason::cancelled) {
-            co_return finish(interrupted());
-        }
-        if (turn.finish == FinishReason::max_tokens) {
-            emit("error", {{"code", "budget"},
-                           {"message",
-                            "reached --max-tokens " + std::to_string(*options_.budgets.max_tokens)},
-                           {"recoverable", false}});
-            co_return finish({3, "budget", turn.message.content, 0, 0, 0, 0});
-        }
-
-        json assistant = model::message_to_json(turn.message);
-        json tail = json::array();
-        if (!turn.errors.empty()) {
-            // Malformed output: nothing is run; the model is told what was wrong.
-            const std::string message =
-                "your last output could not be parsed: " + turn.errors.front().text;
-            emit("error", {{"code", "parse_error"}, {"message", message}, {"recoverable", true}});
-            assistant.erase("tool_calls");
-            tail.push_back({{"role", "tool"},
-                            {"tool_call_id", ""},
-                            {"content", "error: " + message +
-                                            ". No tool was run; write the tool calls again in "
-                                            "the exact DSML format."}});
-        } else if (turn.message.tool_calls.empty()) {
-            totals_.final_text = turn.message.content;
-            co_return finish({0, "done", turn.message.content, 0, 0, 0, 0});
+        UnfinishedTurn turn;
+        if (carried) {
+            turn = std::move(*carried);
+            carried.reset();
         } else {
-            const auto& calls = turn.message.tool_calls;
-            std::vector<std::string> ids;
-            std::vector<json> arguments(calls.size(), json::object());
-            std::vector<std::optional<CallOutcome>> early(calls.size());
-            std::vector<std::int64_t> log_ids(calls.size(), -1);
-            std::vector<std::function<CallOutcome()>> jobs;
-            std::vector<std::size_t> job_index;
-            for (std::size_t i = 0; i < calls.size(); ++i) {
-                const auto& call = calls[i];
-                ids.push_back("call_" + std::to_string(totals_.steps) + "_" + std::to_string(i));
-                assistant["tool_calls"][i]["id"] = ids.back();
-                bool parsed = true;
-                try {
-                    arguments[i] = json::parse(call.arguments);
-                    if (!arguments[i].is_object()) {
-                        parsed = false;
-                    }
-                } catch (const json::parse_error&) {
-                    parsed = false;
-                }
-                const json shown = parsed ? arguments[i] : json::object();
-                const json ev = emit("tool.call", {{"call_id", ids.back()},
-                                                   {"name", call.name},
-                                                   {"arguments", shown},
-                                                   {"raw", call.raw}});
-                CallOutcome o;
-                const tools::Tool* tool = registry_.find(call.name);
-                if (!parsed) {
-                    o.status = "error";
-                    o.output = "error: the arguments of " + call.name +
-                               " are not a JSON object: " + call.arguments;
-                    emit("error", {{"code", "invalid_arguments"},
-                                   {"message", o.output},
-                                   {"recoverable", true}});
-                } else if (tool == nullptr) {
-                    std::string names;
-                    for (const auto& t : registry_.tools()) {
-                        names += (names.empty() ? "" : ", ") + t.name;
-                    }
-                    o.status = "error";
-                    o.output = "error: unknown tool '" + call.name + "'. Available tools: " + names;
-                    emit("error",
-                         {{"code", "unknown_tool"}, {"message", o.output}, {"recoverable", true}});
-                } else if (auto problems = tools::validate_json(tool->schema, arguments[i]);
-                           !problems.empty()) {
-                    std::string list;
-                    for (const auto& p : problems) {
-                        list += "\n- " + p;
-                    }
-                    o.status = "error";
-                    o.output = "error: invalid arguments for " + call.name + ":" + list;
-                    emit("error", {{"code", "invalid_arguments"},
-                                   {"message", o.output},
-                                   {"recoverable", true}});
-                } else {
-                    PermissionVerdict verdict = policy_.check(
-                        call.name, access_of(tool->permission), permission_subject(arguments[i]));
-                    if (verdict.decision == Decision::allow) {
-                        if (tool_log_ != nullptr) {
-                            log_ids[i] =
-                                tool_log_->begin(session_id_, ev.at("seq").get<std::int64_t>(),
-                                                 call.name, arguments[i].dump());
-                        }
-                        job_index.push_back(i);
-                        jobs.push_back([this, name = call.name, args = arguments[i]] {
-                            return run_call(name, args);
-                        });
-                        continue;
-                    }
-                    o.status = "denied";
-                    o.output = "denied: " +
-                               (verdict.decision == Decision::ask
-                                    ? "this call needs the user's approval, and a headless run "
-                                      "cannot ask; the user can allow it with --permission "
-                                      "auto or --allow '" +
-                                          call.name + "(PATTERN)'"
-                                    : verdict.reason);
-                }
-                early[i] = std::move(o);
-            }
-            std::vector<CallOutcome> ran =
-                co_await all_on_pool<CallOutcome>(tool_pool_, std::move(jobs));
-            for (std::size_t k = 0; k < ran.size(); ++k) {
-                early[job_index[k]] = std::move(ran[k]);
-            }
-            bool loop_stop = false;
-            for (std::size_t i = 0; i < calls.size(); ++i) {
-                CallOutcome& o = *early[i];
-                if (o.status == "ok" && calls[i].name == "todo") {
-                    tool_ctx_.todos = o.todos;
-                }
-                if (cancel_.load() && o.status == "ok" && log_ids[i] < 0) {
-                    // not run: the task is ending
-                }
-                const LoopGuard::Verdict v = guard.observe(calls[i].name, arguments[i], o.output);
-                if (v == LoopGuard::Verdict::warn) {
-                    o.output += "\n\n" + LoopGuard::warning();
-                } else if (v == LoopGuard::Verdict::stop) {
-                    loop_stop = true;
-                }
-                json fields = {{"call_id", ids[i]},
-                               {"name", calls[i].name},
-                               {"status", o.status},
-                               {"output", o.output},
-                               {"duration_ms", o.duration_ms}};
-                if (!o.data.empty()) {
-                    fields["data"] = o.data;
-                }
-                emit("tool.result", fields);
-                if (tool_log_ != nullptr && log_ids[i] >= 0) {
-                    const memory::ToolStatus status =
-                        o.status == "ok"       ? memory::ToolStatus::ok
-                        : o.status == "denied" ? memory::ToolStatus::denied
-                        : o.status == "error"  ? memory::ToolStatus::error
-                                               : memory::ToolStatus::interrupted;
-                    tool_log_->finish(log_ids[i], status, o.output, std::nullopt, o.duration_ms);
-                }
-                tail.push_back({{"role", "tool"}, {"tool_call_id", ids[i]}, {"content", o.output}});
-            }
+            const auto elapsed =
+                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
             if (cancel_.load()) {
                 co_return finish(interrupted());
             }
-            if (loop_stop) {
-                emit("error", {{"code", "loop"},
-                               {"message",
-                                "the same tool call returned the same result four times in a "
-                                "row; the task was stopped"},
+            if (auto over = exceeded_budget(options_.budgets, totals_.steps, totals_.decoded_tokens,
+                                            elapsed)) {
+                emit("error", {{"code", "budget"}, {"message", *over}, {"recoverable", false}});
+                co_return finish({3, "budget", "", 0, 0, 0, 0});
+            }
+            std::optional<TurnOutput> produced = co_await model_turn(pending, last_eos);
+            if (!produced) {
+                co_return finish({1, "failed", "", 0, 0, 0, 0});
+            }
+            TurnOutput& out = *produced;
+            if (out.finish == FinishReason::cancelled) {
+                co_return finish(interrupted());
+            }
+            if (out.finish == FinishReason::max_tokens) {
+                emit("error", {{"code", "budget"},
+                               {"message", "reached --max-tokens " +
+                                               std::to_string(*options_.budgets.max_tokens)},
                                {"recoverable", false}});
-                co_return finish({3, "loop", "", 0, 0, 0, 0});
+                co_return finish({3, "budget", out.message.content, 0, 0, 0, 0});
+            }
+            turn = turn_from(out);
+            if (!turn.parse_error && turn.calls.empty()) {
+                totals_.final_text = out.message.content;
+                co_return finish({0, "done", out.message.content, 0, 0, 0, 0});
             }
         }
+
+        json tail = json::array();
+        const bool loop_stop = co_await answer_calls(turn, tail);
+        if (state.user_after_tools) {
+            // A follow-up prompt given when resuming a task that was cut off mid-tools.
+            tail.push_back({{"role", "user"}, {"content", *state.user_after_tools}});
+            state.user_after_tools.reset();
+        }
+        if (turn.interrupted) {
+            // The scripted test double plays the cut-off turn again, as a model told of the
+            // interruption would redo its calls.
+            model_.set_next_script_turn(turn.script_turn);
+        }
+        if (cancel_.load()) {
+            co_return finish(interrupted());
+        }
+        if (loop_stop) {
+            emit("error",
+                 {{"code", "loop"},
+                  {"message",
+                   "the same tool call returned the same result four times in a row; the task "
+                   "was stopped"},
+                  {"recoverable", false}});
+            co_return finish({3, "loop", "", 0, 0, 0, 0});
+        }
+        const json assistant = turn.assistant;
         json before_tail;
         try {
             json context = messages;
@@ -576,11 +719,12 @@ asio::awaitable<AgentOutcome> Agent::run() {
                            {"recoverable", false}});
             co_return finish({1, "failed", "", 0, 0, 0, 0});
         }
+        record("agent.append", {{"tail", tail}, {"tokens", pending}});
         const std::int64_t context_now = model_.context_tokens();
         if (options_.context_limit &&
             context_now + static_cast<std::int64_t>(pending.size()) >=
                 *options_.context_limit * 4 / 5 &&
-            context_now + static_cast<std::int64_t>(pending.size()) - base_tokens >=
+            context_now + static_cast<std::int64_t>(pending.size()) - state.base_tokens >=
                 *options_.context_limit / 8) {
             // Compaction: the model summarises in the old session, then a new one starts from the
             // system prompt + task + summary. The journal keeps the full history.
@@ -615,13 +759,45 @@ asio::awaitable<AgentOutcome> Agent::run() {
                                                      text}}});
             pending = model_.encode(model::render_chat(messages, chat_));
             last_eos = true;
-            base_tokens = static_cast<std::int64_t>(pending.size());
-            guard = LoopGuard();
+            state.base_tokens = static_cast<std::int64_t>(pending.size());
+            guard_ = LoopGuard();
+            record("agent.compact", {{"messages", messages}, {"tokens", pending}});
             emit("compaction", {{"before_tokens", context_now},
-                                {"after_tokens", base_tokens},
+                                {"after_tokens", state.base_tokens},
                                 {"old_session", session_id_}});
         }
     }
+}
+
+UnfinishedTurn Agent::turn_from(const TurnOutput& out) {
+    UnfinishedTurn turn;
+    turn.step = totals_.steps;
+    turn.script_turn = model_.script_turn();
+    turn.calls = out.message.tool_calls;
+    json assistant = model::message_to_json(out.message);
+    if (!out.errors.empty()) {
+        turn.parse_error = out.errors.front().text;
+        turn.calls.clear();
+        assistant.erase("tool_calls");
+    }
+    for (std::size_t i = 0; i < turn.calls.size(); ++i) {
+        assistant["tool_calls"][i]["id"] =
+            "call_" + std::to_string(totals_.steps) + "_" + std::to_string(i);
+    }
+    turn.assistant = assistant;
+    json calls = json::array();
+    for (const auto& c : turn.calls) {
+        calls.push_back({{"name", c.name}, {"arguments", c.arguments}, {"raw", c.raw}});
+    }
+    record("agent.turn",
+           {{"assistant", assistant},
+            {"calls", calls},
+            {"parse_error", turn.parse_error ? json(*turn.parse_error) : json(nullptr)},
+            {"fed", last_fed_},
+            {"tokens", last_generated_},
+            {"eos", out.ended_with_eos},
+            {"script_turn", turn.script_turn}});
+    return turn;
 }
 
 }  // namespace osprey::agent

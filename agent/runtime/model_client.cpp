@@ -112,6 +112,40 @@ void ModelClient::reset() {
     append_end_ = 0;
 }
 
+std::int64_t ModelClient::restore(const std::vector<std::int32_t>& context,
+                                  std::unique_ptr<model::Session> restored) {
+    std::int64_t prefilled = 0;
+    if (session_) {
+        if (restored) {
+            const auto& held = restored->tokens();
+            if (held.size() > context.size() ||
+                !std::equal(held.begin(), held.end(), context.begin())) {
+                throw ModelError(
+                    "the restored KV session is not a prefix of the journal's context");
+            }
+            session_ = std::move(restored);
+        } else {
+            session_ = std::make_unique<model::Session>(backend_, session_options_);
+        }
+        const std::span<const std::int32_t> rest(context.data() + session_->token_count(),
+                                                 context.size() - session_->token_count());
+        if (!rest.empty()) {
+            logits_ = session_->append(rest, 0, false);
+            prefilled = static_cast<std::int64_t>(rest.size());
+        } else if (!context.empty()) {
+            // A snapshot keeps no logits: the last token goes through the model once more.
+            session_->truncate(session_->token_count() - 1);
+            logits_ = session_->append(std::span(&context.back(), 1), 0, false);
+            prefilled = 1;
+        }
+        append_logits_ = logits_;
+    }
+    tokens_ = context;
+    append_end_ = static_cast<std::int64_t>(tokens_.size());
+    forwarded_ += prefilled;
+    return prefilled;
+}
+
 void check_vocabulary(const model::Tokenizer& tokenizer, const model::Backend& backend) {
     const auto vocab = backend.config().vocab_size;
     if (static_cast<std::int64_t>(tokenizer.id_limit()) > vocab) {

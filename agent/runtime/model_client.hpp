@@ -88,6 +88,18 @@ public:
     // Starts an empty session (compaction): the old KV state is dropped, the counters go on.
     void reset();
 
+    // Resume: the session becomes `context`. `restored` (a session restored from a KV snapshot,
+    // holding a prefix of `context`) is adopted and only the rest is prefilled; without it the
+    // whole context is. Returns the number of tokens prefilled. The scripted backend just takes
+    // the token list.
+    std::int64_t restore(const std::vector<std::int32_t>& context,
+                         std::unique_ptr<model::Session> restored);
+    bool has_engine() const { return session_ != nullptr; }
+    const std::shared_ptr<model::Backend>& backend() const { return backend_; }
+    // The scripted backend: the script index of the last turn generated, and the next one to play.
+    std::size_t script_turn() const { return next_turn_ == 0 ? 0 : next_turn_ - 1; }
+    void set_next_script_turn(std::size_t turn) { next_turn_ = turn; }
+
     // Tokens held by the session (its context).
     std::int64_t context_tokens() const { return static_cast<std::int64_t>(tokens_.size()); }
     const std::vector<std::int32_t>& tokens() const { return tokens_; }

@@ -5,6 +5,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "memory/journal.hpp"
@@ -167,10 +168,23 @@ TEST_CASE("osprey run: read, edit, run the tests, answer in one session") {
     REQUIRE(started.size() == 4);
     CHECK(of_type(events, "usage").size() == 4);
 
-    // The journal holds exactly the printed events, in order.
+    // The journal holds exactly the printed events, in order, plus the agent's state records
+    // (one start, one per turn, one append per turn with tool calls).
     auto store = osprey::memory::Store::open(task.data);
-    const auto journal =
+    const auto all =
         osprey::memory::read_journal(store.db(), events.front().at("session").get<std::string>());
+    std::vector<osprey::memory::JournalEvent> journal;
+    std::map<std::string, int> state_records;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        CHECK(all[i].seq == static_cast<std::int64_t>(i));
+        if (all[i].type.rfind("agent.", 0) == 0) {
+            ++state_records[all[i].type];
+        } else {
+            journal.push_back(all[i]);
+        }
+    }
+    CHECK(state_records ==
+          std::map<std::string, int>{{"agent.start", 1}, {"agent.turn", 4}, {"agent.append", 3}});
     REQUIRE(journal.size() == events.size());
     for (std::size_t i = 0; i < events.size(); ++i) {
         CHECK(json::parse(journal[i].payload) == events[i]);

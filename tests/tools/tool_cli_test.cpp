@@ -32,10 +32,11 @@ TEST_CASE("osprey tool --list prints every tool's schema") {
         CHECK(tool.at("parameters").at("type") == "object");
         CHECK_FALSE(tool.at("description").get<std::string>().empty());
     }
-    for (const char* name : {"read",    "write",      "edit",       "apply_patch",  "list",
-                             "glob",    "grep",       "shell",      "git_status",   "git_diff",
-                             "git_log", "git_show",   "git_blame",  "git_branches", "git_commit",
-                             "outline", "definition", "references", "repo_map",     "todo"}) {
+    for (const char* name :
+         {"read",      "write",        "edit",       "apply_patch", "list",       "glob",
+          "grep",      "shell",        "git_status", "git_diff",    "git_log",    "git_show",
+          "git_blame", "git_branches", "git_commit", "outline",     "definition", "references",
+          "repo_map",  "todo",         "memory"}) {
         CHECK(names.count(name) == 1);
     }
 }

@@ -8,6 +8,7 @@
 namespace osprey::tools {
 
 void add_todo_tool(Registry& registry);
+void add_memory_tool(Registry& registry);
 
 Registry make_default_registry() {
     Registry registry;
@@ -17,6 +18,7 @@ Registry make_default_registry() {
     add_git_tools(registry);
     add_codenav_tools(registry);
     add_todo_tool(registry);
+    add_memory_tool(registry);
     return registry;
 }
 

@@ -77,6 +77,12 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     std::random_device rd;
     fs::path temp;
     Fd f;
+    // An unnamed file (O_TMPFILE) gets a name only once its contents are flushed, so a process
+    // killed mid-write leaves no stray temp file behind; the named temp file is the fallback for
+    // file systems without it.
+    const std::string folder = path.parent_path().empty() ? "." : path.parent_path().string();
+    f.fd = ::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    const bool unnamed = f.fd >= 0;  // created with 0666 less the umask, like a new file
     for (int attempt = 0; attempt < 16 && f.fd < 0; ++attempt) {
         std::string name = ".";
         name += path.filename().string();
@@ -94,7 +100,9 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     }
     auto fail = [&](const std::string& what) {
         const std::string message = what + " " + path.string() + ": " + errno_text();
-        ::unlink(temp.c_str());
+        if (!temp.empty()) {
+            ::unlink(temp.c_str());
+        }
         throw ToolError(message);
     };
     std::size_t done = 0;
@@ -111,6 +119,24 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
         fail("cannot keep the mode of");
     if (::fsync(f.fd) != 0)
         fail("cannot flush");
+    if (unnamed) {
+        const std::string self = "/proc/self/fd/" + std::to_string(f.fd);
+        if (!existed &&
+            ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+            return;  // a new file appears whole, in one step
+        }
+        for (int attempt = 0; attempt < 16; ++attempt) {
+            temp = path.parent_path() /
+                   ("." + path.filename().string() + ".osprey-" + std::to_string(rd()) + ".tmp");
+            if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, temp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+                break;
+            }
+            if (errno != EEXIST) {
+                temp.clear();
+                fail("cannot name the new contents of");
+            }
+        }
+    }
     ::close(f.fd);
     f.fd = -1;
     if (::rename(temp.c_str(), path.c_str()) != 0)

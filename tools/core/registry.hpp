@@ -62,6 +62,11 @@ struct ToolContext {
     // The symbol index database; empty = the default under the user's cache directory.
     std::filesystem::path index_path;
     std::vector<TodoItem> todos;  // the model's plan, kept by the `todo` tool
+    // Osprey's data folder (the `memory` tool's project notes); empty: project memory is off.
+    std::filesystem::path data_dir;
+    // Set by the agent: called with the absolute path of every file a tool is about to create,
+    // change or delete, before it does (file history for /rewind). May throw to refuse.
+    std::function<void(const std::filesystem::path&)> before_change;
 
     // How `shell` runs commands (workspace-write, no network by default); the workspace is always
     // this context's root, and without write permission the mode drops to read-only.

@@ -164,6 +164,9 @@ ToolResult run_write(const json& args, ToolContext& ctx) {
     const fs::path path = ctx.workspace.resolve(user_path);
     const std::string content = arg_string(args, "content");
     const bool existed = fs::exists(path);
+    if (ctx.before_change) {
+        ctx.before_change(path);
+    }
     write_file_atomic(path, content);
     const std::string rel = ctx.workspace.relative(path);
     ToolResult result;
@@ -317,6 +320,9 @@ ToolResult run_edit(const json& args, ToolContext& ctx) {
         prev = hit + old_text.size();
     }
     updated.append(content, prev, std::string::npos);
+    if (ctx.before_change) {
+        ctx.before_change(path);
+    }
     write_file_atomic(path, updated);
     const std::size_t first_line = line_of(updated, hits.front());
     ToolResult result;
@@ -333,7 +339,8 @@ ToolResult run_edit(const json& args, ToolContext& ctx) {
 // ---- apply_patch -----------------------------------------------------------------------------
 
 ToolResult run_apply_patch(const json& args, ToolContext& ctx) {
-    const PatchOutcome outcome = apply_patch(ctx.workspace, arg_string(args, "patch"));
+    const PatchOutcome outcome =
+        apply_patch(ctx.workspace, arg_string(args, "patch"), ctx.before_change);
     ToolResult result;
     json files = json::array();
     for (const auto& change : outcome.changes) {

@@ -274,7 +274,8 @@ void restore(const Step& step) {
 
 }  // namespace
 
-PatchOutcome apply_patch(const Workspace& ws, std::string_view patch) {
+PatchOutcome apply_patch(const Workspace& ws, std::string_view patch,
+                         const std::function<void(const std::filesystem::path&)>& before_change) {
     const std::vector<FileOp> ops = parse(patch);
     std::vector<Step> steps;
     PatchOutcome outcome;
@@ -330,6 +331,11 @@ PatchOutcome apply_patch(const Workspace& ws, std::string_view patch) {
         steps.push_back(std::move(create));
         steps.push_back(std::move(step));  // delete the source after the copy landed
         outcome.changes.push_back({"moved", rel, dest_rel});
+    }
+    if (before_change) {
+        for (const Step& step : steps) {
+            before_change(step.target);
+        }
     }
     std::size_t done = 0;
     try {

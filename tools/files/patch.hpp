@@ -10,6 +10,7 @@
 // Everything is checked and computed before anything is written; a failure while writing rolls back
 // what was already written, so the patch lands whole or not at all.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,10 @@ struct PatchOutcome {
 };
 
 // Throws ToolError naming the file and hunk at fault; nothing is changed then.
-PatchOutcome apply_patch(const Workspace& ws, std::string_view patch);
+// `before_change`, when set, is called with every file the patch will touch, after the whole
+// patch has been checked and before anything changes.
+PatchOutcome apply_patch(
+    const Workspace& ws, std::string_view patch,
+    const std::function<void(const std::filesystem::path&)>& before_change = {});
 
 }  // namespace osprey::tools

@@ -1,0 +1,109 @@
+#include "agent/runtime/kv_persistence.hpp"
+
+#include <stdexcept>
+
+#include "memory/kv_snapshot_file.hpp"
+#include "memory/kv_snapshots.hpp"
+#if __has_include("memory/session_snapshot.hpp")
+#include "memory/session_snapshot.hpp"
+#define OSPREY_TMP_SNAP 1
+#endif
+
+namespace osprey::agent {
+
+RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_t>& context,
+                              const KvPersistence& kv) {
+    RestoreReport report;
+    if (!client.has_engine()) {
+        client.restore(context, nullptr);
+        report.restored_tokens = static_cast<std::int64_t>(context.size());
+        return report;
+    }
+    std::unique_ptr<model::Session> restored;
+    if (kv.db != nullptr && !context.empty()) {
+        memory::KvSnapshots catalogue(*kv.db);
+        while (auto best = catalogue.longest_prefix(client.fingerprint(), context)) {
+            try {
+#ifndef OSPREY_TMP_SNAP
+                throw memory::KvSnapshotError("TEMP: no session snapshots yet");
+#else
+                restored = std::make_unique<model::Session>(memory::read_session_snapshot(
+                    client.backend(), best->file, client.fingerprint()));
+                if (restored->tokens().size() > context.size() ||
+                    !std::equal(restored->tokens().begin(), restored->tokens().end(),
+                                context.begin())) {
+                    throw memory::KvSnapshotError("snapshot " + best->file.string() +
+                                                  " does not hold what its catalogue row says");
+                }
+                catalogue.touch(best->id);
+                break;
+#endif
+            } catch (const std::exception& e) {
+                report.discarded.push_back(e.what());
+                restored.reset();
+                catalogue.forget(best->id);
+            }
+        }
+    }
+    report.restored_tokens = restored ? restored->token_count() : 0;
+    report.replayed_tokens = client.restore(context, std::move(restored));
+    return report;
+}
+
+void save_snapshot(ModelClient& client, const std::string& session_id, const KvPersistence& kv) {
+    model::Session* session = client.session();
+    if (session == nullptr || kv.db == nullptr || session->token_count() == 0) {
+        return;
+    }
+    std::filesystem::create_directories(kv.folder);
+    const std::filesystem::path file =
+        kv.folder / (session_id + "-" + std::to_string(session->token_count()) + ".kv");
+#ifndef OSPREY_TMP_SNAP
+    const std::uint64_t size = 0;
+    if (size == 0) {
+        return;
+    }
+#else
+    const std::uint64_t size = memory::write_session_snapshot(*session, file, client.fingerprint());
+#endif
+    memory::KvSnapshots catalogue(*kv.db);
+    memory::KvSnapshotRecord rec;
+    rec.session_id = session_id;
+    rec.file = file;
+    rec.token_count = session->token_count();
+    rec.prefix_hash = memory::token_prefix_hash(session->tokens());
+    rec.model_fingerprint = client.fingerprint();
+    rec.size_bytes = static_cast<std::int64_t>(size);
+    catalogue.record(rec);
+    catalogue.evict_to_budget(kv.budget_bytes);
+}
+
+std::int64_t parse_byte_size(const std::string& text) {
+    std::size_t used = 0;
+    long long n = -1;
+    try {
+        n = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    const std::string unit = text.substr(used);
+    int shift = -1;
+    if (unit.empty() || unit == "B") {
+        shift = 0;
+    } else if (unit == "K" || unit == "KiB" || unit == "k") {
+        shift = 10;
+    } else if (unit == "M" || unit == "MiB") {
+        shift = 20;
+    } else if (unit == "G" || unit == "GiB") {
+        shift = 30;
+    } else if (unit == "T" || unit == "TiB") {
+        shift = 40;
+    }
+    if (used == 0 || n < 0 || shift < 0 || (shift > 0 && n >= (std::int64_t{1} << (62 - shift)))) {
+        throw std::invalid_argument(
+            "expected a size such as 512M, 20G or a number of bytes, got '" + text + "'");
+    }
+    return static_cast<std::int64_t>(n) << shift;
+}
+
+}  // namespace osprey::agent

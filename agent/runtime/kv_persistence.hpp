@@ -1,0 +1,42 @@
+#pragma once
+// KV snapshots of a task's engine session on disk (memory/session_snapshot.hpp): written at the end
+// of every model turn, catalogued in the store, evicted least-recently-used beyond a disk budget,
+// and looked up on resume and fork so only what no snapshot holds is prefilled again. A snapshot
+// that fails its checks is reported, discarded and the next best one (or a full re-prefill) used.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "agent/runtime/model_client.hpp"
+#include "memory/database.hpp"
+
+namespace osprey::agent {
+
+struct KvPersistence {
+    memory::Database* db = nullptr;
+    std::filesystem::path folder;  // <data dir>/kv
+    std::int64_t budget_bytes = std::int64_t{20} << 30;
+};
+
+struct RestoreReport {
+    std::int64_t restored_tokens = 0;    // taken from a snapshot (or the journal, scripted)
+    std::int64_t replayed_tokens = 0;    // prefilled again
+    std::vector<std::string> discarded;  // why each unusable snapshot was dropped
+};
+
+// Makes `client` hold `context`, from the longest usable snapshot plus a prefill of the rest.
+RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_t>& context,
+                              const KvPersistence& kv);
+
+// Writes a snapshot of the client's engine session for `session_id`, records it and evicts to the
+// budget. Does nothing for the scripted backend. Throws on I/O errors (the caller reports them:
+// a failed snapshot never stops a task).
+void save_snapshot(ModelClient& client, const std::string& session_id, const KvPersistence& kv);
+
+// "20G", "512M", "1024" (bytes); throws std::invalid_argument naming the text.
+std::int64_t parse_byte_size(const std::string& text);
+
+}  // namespace osprey::agent

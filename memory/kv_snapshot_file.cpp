@@ -1,11 +1,14 @@
 #include "memory/kv_snapshot_file.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace osprey::memory {
 namespace {
@@ -25,23 +28,18 @@ void fsync_dir(const std::filesystem::path& dir) {
     }
 }
 
-// Sequential reader over the whole file with bounds checks that name what was cut short.
+// Sequential reader over the whole (mapped) file with bounds checks that name what was cut short.
 class Reader {
 public:
-    Reader(const std::filesystem::path& path) : path_(path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) {
-            throw KvSnapshotError("cannot open KV snapshot " + path.string());
-        }
-        data_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    Reader(const std::filesystem::path& path, const char* data, std::size_t size)
+        : path_(path), data_(data), size_(size) {}
     const char* take(std::size_t n, const char* what) {
-        if (n > data_.size() - pos_) {
+        if (n > size_ - pos_) {
             throw KvSnapshotError("KV snapshot " + path_.string() + " is truncated (in " + what +
                                   " at byte " + std::to_string(pos_) + " of " +
-                                  std::to_string(data_.size()) + ")");
+                                  std::to_string(size_) + ")");
         }
-        const char* p = data_.data() + pos_;
+        const char* p = data_ + pos_;
         pos_ += n;
         return p;
     }
@@ -52,12 +50,13 @@ public:
         return v;
     }
     std::size_t pos() const { return pos_; }
-    std::size_t size() const { return data_.size(); }
-    const char* at(std::size_t offset) const { return data_.data() + offset; }
+    std::size_t size() const { return size_; }
+    const char* at(std::size_t offset) const { return data_ + offset; }
 
 private:
-    std::filesystem::path path_;
-    std::string data_;
+    const std::filesystem::path& path_;
+    const char* data_;
+    std::size_t size_;
     std::size_t pos_ = 0;
 };
 
@@ -164,34 +163,60 @@ const KvSnapshotSection* KvSnapshot::find(std::string_view name) const {
     return nullptr;
 }
 
-KvSnapshot read_kv_snapshot(const std::filesystem::path& path,
-                            std::string_view expected_fingerprint) {
-    Reader in(path);
+KvSnapshotView KvSnapshotView::open(const std::filesystem::path& path,
+                                    std::string_view expected_fingerprint) {
+    KvSnapshotView view;
+    {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            throw KvSnapshotError("cannot open KV snapshot " + path.string() + ": " + errno_text());
+        }
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            const std::string why = errno_text();
+            ::close(fd);
+            throw KvSnapshotError("cannot open KV snapshot " + path.string() + ": " + why);
+        }
+        view.size_ = static_cast<std::uint64_t>(st.st_size);
+        if (view.size_ > 0) {
+            void* p = ::mmap(nullptr, view.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (p == MAP_FAILED) {
+                const std::string why = errno_text();
+                ::close(fd);
+                throw KvSnapshotError("cannot map KV snapshot " + path.string() + ": " + why);
+            }
+            view.map_ = p;
+            ::madvise(p, view.size_, MADV_SEQUENTIAL);
+        }
+        ::close(fd);  // the mapping stays valid
+    }
+    static const char kEmpty = 0;
+    Reader in(path, view.map_ != nullptr ? static_cast<const char*>(view.map_) : &kEmpty,
+              static_cast<std::size_t>(view.size_));
     const std::string where = "KV snapshot " + path.string();
     if (std::memcmp(in.take(sizeof kMagic, "the magic"), kMagic, sizeof kMagic) != 0) {
         throw KvSnapshotError(where + " is not an Osprey KV snapshot (bad magic)");
     }
-    KvSnapshot snap;
-    snap.version = in.read<std::uint32_t>("the version");
-    if (snap.version > kKvSnapshotVersion) {
-        throw KvSnapshotError(where + " has format version " + std::to_string(snap.version) +
+    view.version_ = in.read<std::uint32_t>("the version");
+    if (view.version_ > kKvSnapshotVersion) {
+        throw KvSnapshotError(where + " has format version " + std::to_string(view.version_) +
                               ", written by a newer Osprey (this build reads up to " +
                               std::to_string(kKvSnapshotVersion) + ")");
     }
-    if (snap.version == 0) {
+    if (view.version_ == 0) {
         throw KvSnapshotError(where + " has format version 0 (never valid)");
     }
     const auto section_count = in.read<std::uint32_t>("the section count");
     const auto token_count = in.read<std::uint64_t>("the token count");
     const auto fp_size = in.read<std::uint32_t>("the fingerprint length");
-    snap.model_fingerprint.assign(in.take(fp_size, "the fingerprint"), fp_size);
+    view.fingerprint_.assign(in.take(fp_size, "the fingerprint"), fp_size);
     const std::size_t header_size = in.pos();
     const auto header_sum = in.read<std::uint64_t>("the header checksum");
     if (XXH3_64bits(in.at(0), header_size) != header_sum) {
         throw KvSnapshotError(where + " is corrupted (header checksum mismatch)");
     }
-    if (!expected_fingerprint.empty() && snap.model_fingerprint != expected_fingerprint) {
-        throw KvSnapshotError(where + " was made for model '" + snap.model_fingerprint +
+    if (!expected_fingerprint.empty() && view.fingerprint_ != expected_fingerprint) {
+        throw KvSnapshotError(where + " was made for model '" + view.fingerprint_ +
                               "', not the loaded model '" + std::string(expected_fingerprint) +
                               "'");
     }
@@ -212,17 +237,15 @@ KvSnapshot read_kv_snapshot(const std::filesystem::path& path,
                 throw KvSnapshotError(where + " is corrupted (the first section is not the " +
                                       std::to_string(token_count) + " token ids)");
             }
-            snap.tokens.resize(token_count);
+            view.tokens_.resize(token_count);
             if (size > 0) {  // memcpy to an empty vector's null data() is undefined
-                std::memcpy(snap.tokens.data(), bytes, size);
+                std::memcpy(view.tokens_.data(), bytes, size);
             }
             continue;
         }
-        KvSnapshotSection section{std::move(name), std::vector<std::byte>(size)};
-        if (size > 0) {
-            std::memcpy(section.bytes.data(), bytes, size);
-        }
-        snap.sections.push_back(std::move(section));
+        view.sections_.push_back(
+            {std::move(name),
+             std::span<const std::byte>(reinterpret_cast<const std::byte*>(bytes), size)});
     }
     if (std::memcmp(in.take(sizeof kEnd, "the trailer"), kEnd, sizeof kEnd) != 0) {
         throw KvSnapshotError(where + " is corrupted (bad trailer)");
@@ -234,6 +257,61 @@ KvSnapshot read_kv_snapshot(const std::filesystem::path& path,
     if (in.pos() != in.size()) {
         throw KvSnapshotError(where + " has " + std::to_string(in.size() - in.pos()) +
                               " unexpected bytes after its end");
+    }
+    return view;
+}
+
+KvSnapshotView::KvSnapshotView(KvSnapshotView&& other) noexcept
+    : map_(std::exchange(other.map_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      version_(other.version_),
+      fingerprint_(std::move(other.fingerprint_)),
+      tokens_(std::move(other.tokens_)),
+      sections_(std::move(other.sections_)) {}
+
+KvSnapshotView& KvSnapshotView::operator=(KvSnapshotView&& other) noexcept {
+    if (this != &other) {
+        unmap();
+        map_ = std::exchange(other.map_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+        version_ = other.version_;
+        fingerprint_ = std::move(other.fingerprint_);
+        tokens_ = std::move(other.tokens_);
+        sections_ = std::move(other.sections_);
+    }
+    return *this;
+}
+
+KvSnapshotView::~KvSnapshotView() {
+    unmap();
+}
+
+void KvSnapshotView::unmap() {
+    if (map_ != nullptr) {
+        ::munmap(map_, size_);
+        map_ = nullptr;
+    }
+}
+
+std::optional<std::span<const std::byte>> KvSnapshotView::find(std::string_view name) const {
+    for (const auto& s : sections_) {
+        if (s.name == name) {
+            return s.bytes;
+        }
+    }
+    return std::nullopt;
+}
+
+KvSnapshot read_kv_snapshot(const std::filesystem::path& path,
+                            std::string_view expected_fingerprint) {
+    const KvSnapshotView view = KvSnapshotView::open(path, expected_fingerprint);
+    KvSnapshot snap;
+    snap.version = view.version();
+    snap.model_fingerprint = view.model_fingerprint();
+    snap.tokens = view.tokens();
+    snap.sections.reserve(view.sections().size());
+    for (const auto& s : view.sections()) {
+        snap.sections.push_back({s.name, std::vector<std::byte>(s.bytes.begin(), s.bytes.end())});
     }
     return snap;
 }

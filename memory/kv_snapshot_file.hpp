@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -75,5 +76,40 @@ struct KvSnapshot {
 // of a newer format, or (when `expected_fingerprint` is non-empty) made for another model.
 KvSnapshot read_kv_snapshot(const std::filesystem::path& path,
                             std::string_view expected_fingerprint);
+
+// The same checks without copying the sections: the file is mapped read-only and every checksum is
+// verified on open (the same KvSnapshotError cases as read_kv_snapshot); sections are views into
+// the mapping, valid while this object lives. For restoring big sessions at disk speed.
+class KvSnapshotView {
+public:
+    struct Section {
+        std::string name;
+        std::span<const std::byte> bytes;
+    };
+
+    static KvSnapshotView open(const std::filesystem::path& path,
+                               std::string_view expected_fingerprint);
+    KvSnapshotView(KvSnapshotView&& other) noexcept;
+    KvSnapshotView& operator=(KvSnapshotView&& other) noexcept;
+    ~KvSnapshotView();
+
+    std::uint32_t version() const { return version_; }
+    const std::string& model_fingerprint() const { return fingerprint_; }
+    const std::vector<std::int32_t>& tokens() const { return tokens_; }  // copied out (aligned)
+    const std::vector<Section>& sections() const { return sections_; }   // without "tokens"
+    std::optional<std::span<const std::byte>> find(std::string_view name) const;
+    std::uint64_t file_size() const { return size_; }
+
+private:
+    KvSnapshotView() = default;
+    void unmap();
+
+    void* map_ = nullptr;
+    std::uint64_t size_ = 0;
+    std::uint32_t version_ = 0;
+    std::string fingerprint_;
+    std::vector<std::int32_t> tokens_;
+    std::vector<Section> sections_;
+};
 
 }  // namespace osprey::memory

@@ -3,8 +3,11 @@
 // memory for cpu, device memory for a later cuda backend) and runs the V4 forward pass on them;
 // Session and the CLI only talk to this interface, so a new backend plugs in without touching them.
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +46,13 @@ public:
     virtual const SessionOptions& options() const = 0;
 };
 
+// Receives one named section of saved state. The bytes are a view into the live state, valid only
+// during the call (stream them out; no copy is made).
+using StateSink = std::function<void(std::string_view name, std::span<const std::byte> bytes)>;
+// Returns the bytes of the named section, or nullopt when the saved state has none by that name.
+// The bytes must stay valid until the restore call returns.
+using StateSource = std::function<std::optional<std::span<const std::byte>>(std::string_view name)>;
+
 struct ForwardRequest {
     bool all_logits = true;  // logits for every position (else only the last)
     // When set: residual streams after every block for the first `hidden_positions` positions of
@@ -73,6 +83,19 @@ public:
                                            std::span<const std::int32_t> next_tokens) = 0;
     // Bytes of weights one decode step reads (dense parts + the routed experts it selects).
     virtual std::int64_t decode_weight_bytes() const = 0;
+
+    // Exports everything the forward pass needs to continue `state` bit-exactly, as named sections
+    // in a fixed order: first a small JSON section with the shapes (config and state lengths), then
+    // one section per layer part (window ring, compressor rings, compressed rows, indexer keys,
+    // MTP block state). The default throws std::logic_error (a backend that cannot save).
+    virtual void save_state(const BackendState& state, const StateSink& sink) const;
+    // Rebuilds a state of `length` tokens from sections written by save_state on a backend with the
+    // same config, without running the forward pass. Throws StateFormatError (model/errors.hpp)
+    // naming the section when one is missing, has the wrong size, or its shapes do not fit this
+    // backend's config or `options`. The default throws std::logic_error.
+    virtual std::unique_ptr<BackendState> restore_state(const SessionOptions& options,
+                                                        std::int64_t length,
+                                                        const StateSource& source);
 };
 
 struct CpuBackendOptions {

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "kernels/cpu/thread_pool.hpp"
 #include "model/backend.hpp"
+#include "model/errors.hpp"
 #include "model/v4/attention.hpp"
 #include "model/v4/block.hpp"
 #include "model/v4/mhc.hpp"
@@ -208,7 +210,98 @@ public:
                w_->config.num_experts_per_tok * w_->config.num_hidden_layers * w_->expert_bytes();
     }
 
+    void save_state(const BackendState& base, const StateSink& sink) const override {
+        const auto& s = dynamic_cast<const CpuState&>(base);
+        const std::string shape = state_shape(s.opts, s.len, s.mtp_len).dump();
+        sink(kShapeSection, std::as_bytes(std::span<const char>(shape)));
+        for (std::size_t l = 0; l < s.layers.size(); ++l) {
+            v4::save_layer_state(s.layers[l], "layer." + std::to_string(l), sink);
+        }
+        for (std::size_t m = 0; m < s.mtp.size(); ++m) {
+            v4::save_layer_state(s.mtp[m], "mtp." + std::to_string(m), sink);
+        }
+    }
+
+    std::unique_ptr<BackendState> restore_state(const SessionOptions& options, std::int64_t length,
+                                                const StateSource& source) override {
+        const auto shape_bytes = source(kShapeSection);
+        if (!shape_bytes) {
+            throw StateFormatError(std::string("saved state has no section '") + kShapeSection +
+                                   "' (the shapes it was made for)");
+        }
+        const auto* text = reinterpret_cast<const char*>(shape_bytes->data());
+        const auto saved = nlohmann::json::parse(text, text + shape_bytes->size(), nullptr, false);
+        if (!saved.is_object() || !saved.contains("mtp_length") ||
+            !saved["mtp_length"].is_number_integer()) {
+            throw StateFormatError(std::string("saved state section '") + kShapeSection +
+                                   "' is not the JSON object this backend writes");
+        }
+        const std::int64_t mtp_len = saved["mtp_length"].get<std::int64_t>();
+        const nlohmann::json want = state_shape(options, length, mtp_len);
+        std::string diffs;
+        for (const auto& [key, value] : want.items()) {
+            const auto it = saved.find(key);
+            const std::string got = it == saved.end() ? "nothing" : it->dump();
+            if (it == saved.end() || *it != value) {
+                diffs += (diffs.empty() ? "" : "; ") + key + " is " + got +
+                         " in the saved state, " + value.dump() + " here";
+            }
+        }
+        if (!diffs.empty()) {
+            throw StateFormatError(
+                "saved state was made for another model config or session options: " + diffs);
+        }
+        if (mtp_len < 0 || mtp_len > length) {
+            throw StateFormatError("saved state has an MTP cache of " + std::to_string(mtp_len) +
+                                   " positions for a session of " + std::to_string(length));
+        }
+        if (length > options.capacity) {
+            throw StateFormatError("saved state holds " + std::to_string(length) +
+                                   " tokens, more than the session capacity " +
+                                   std::to_string(options.capacity));
+        }
+        auto state = create_state(options);
+        auto& s = static_cast<CpuState&>(*state);
+        s.len = length;
+        s.mtp_len = mtp_len;
+        for (std::size_t l = 0; l < s.layers.size(); ++l) {
+            const AttentionWeights& a = w_->layers[l].attn;
+            v4::restore_layer_state(s.layers[l], "layer." + std::to_string(l), length,
+                                    a.compressor ? a.compressor->ratio : 1,
+                                    a.indexer ? a.indexer->compressor.ratio : 1, source);
+        }
+        for (std::size_t m = 0; m < s.mtp.size(); ++m) {
+            const AttentionWeights& a = w_->mtp[m].block.attn;
+            v4::restore_layer_state(s.mtp[m], "mtp." + std::to_string(m), mtp_len,
+                                    a.compressor ? a.compressor->ratio : 1,
+                                    a.indexer ? a.indexer->compressor.ratio : 1, source);
+        }
+        return state;
+    }
+
 private:
+    static constexpr const char* kShapeSection = "state.shape";
+
+    // What the saved sections' layout depends on: compared key by key on restore.
+    nlohmann::json state_shape(const SessionOptions& o, std::int64_t len,
+                               std::int64_t mtp_len) const {
+        const ModelConfig& c = w_->config;
+        return {{"backend", "cpu"},
+                {"layers", c.num_hidden_layers},
+                {"mtp_layers", w_->mtp.size()},
+                {"hidden_size", c.hidden_size},
+                {"head_dim", c.head_dim},
+                {"qk_rope_head_dim", c.qk_rope_head_dim},
+                {"index_head_dim", c.index_head_dim},
+                {"sliding_window", c.sliding_window},
+                {"compress_ratios", c.compress_ratios},
+                {"numerics", std::string(to_string(o.numerics))},
+                {"compact_kv", o.compact_kv},
+                {"rewind_margin", o.rewind_margin},
+                {"length", len},
+                {"mtp_length", mtp_len}};
+    }
+
     void reset(CpuState& s) const {
         const ModelConfig& c = w_->config;
         s.len = 0;

@@ -22,4 +22,12 @@ public:
     using ModelFormatError::ModelFormatError;
 };
 
+// Saved session state (Backend::restore_state / Session::restore) that cannot be used here: a
+// section is missing, has the wrong size, or was made for another config or session options. The
+// message names the section and both shapes.
+class StateFormatError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 }  // namespace osprey::model

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <istream>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <stdexcept>
+
+#include "model/errors.hpp"
 
 namespace osprey::model {
 namespace {
@@ -78,6 +81,49 @@ void Session::truncate(std::int64_t length) {
         return;
     }
     tokens_.resize(static_cast<std::size_t>(length));
+}
+
+void Session::save_state(const StateSink& sink) const {
+    const SessionOptions& o = state_->options();
+    const std::string options =
+        nlohmann::json{
+            {"backend", backend_->name()}, {"numerics", std::string(to_string(o.numerics))},
+            {"capacity", o.capacity},      {"rewind_margin", o.rewind_margin},
+            {"compact_kv", o.compact_kv},  {"tokens", token_count()}}
+            .dump();
+    sink("session", std::as_bytes(std::span<const char>(options)));
+    backend_->save_state(*state_, sink);
+}
+
+Session Session::restore(std::shared_ptr<Backend> backend, std::vector<std::int32_t> tokens,
+                         const StateSource& source) {
+    const auto bytes = source("session");
+    if (!bytes) {
+        throw StateFormatError("saved state has no section 'session' (the session options)");
+    }
+    const auto* text = reinterpret_cast<const char*>(bytes->data());
+    const auto j = nlohmann::json::parse(text, text + bytes->size(), nullptr, false);
+    SessionOptions o;
+    try {
+        o.numerics = parse_numerics(j.at("numerics").get<std::string>());
+        o.capacity = j.at("capacity").get<std::int64_t>();
+        o.rewind_margin = j.at("rewind_margin").get<std::int64_t>();
+        o.compact_kv = j.at("compact_kv").get<bool>();
+        const auto n = j.at("tokens").get<std::int64_t>();
+        if (n != static_cast<std::int64_t>(tokens.size())) {
+            throw StateFormatError("saved state section 'session' is for " + std::to_string(n) +
+                                   " tokens, not the " + std::to_string(tokens.size()) +
+                                   " token ids given");
+        }
+    } catch (const StateFormatError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw StateFormatError(std::string("saved state section 'session' is unreadable: ") +
+                               e.what());
+    }
+    const auto length = static_cast<std::int64_t>(tokens.size());
+    auto state = backend->restore_state(o, length, source);
+    return Session(std::move(backend), std::move(state), std::move(tokens));
 }
 
 void Session::save(std::ostream& out) const {

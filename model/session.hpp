@@ -36,11 +36,26 @@ public:
     // the session rebuilds its state by replaying its own tokens.
     void truncate(std::int64_t length);
 
-    // Snapshot: options + token ids (the state is rebuilt on load by replaying them in chunks).
+    // Saved state without prefilling: "session" (the options, as JSON) followed by every section
+    // of Backend::save_state, streamed to `sink` as views into the live state. The token ids are
+    // not among them: store tokens() beside them (memory/session_snapshot.hpp does).
+    void save_state(const StateSink& sink) const;
+    // A session of `tokens` rebuilt from sections written by save_state, without running the
+    // forward pass. Throws StateFormatError (naming the section) when they are missing, damaged
+    // or do not fit this backend's config.
+    static Session restore(std::shared_ptr<Backend> backend, std::vector<std::int32_t> tokens,
+                           const StateSource& source);
+
+    // Fallback snapshot: options + token ids (the state is rebuilt on load by replaying them in
+    // chunks; use save_state/restore to skip the prefill).
     void save(std::ostream& out) const;
     static Session load(std::shared_ptr<Backend> backend, std::istream& in);
 
 private:
+    Session(std::shared_ptr<Backend> backend, std::unique_ptr<BackendState> state,
+            std::vector<std::int32_t> tokens)
+        : backend_(std::move(backend)), state_(std::move(state)), tokens_(std::move(tokens)) {}
+
     std::shared_ptr<Backend> backend_;
     std::unique_ptr<BackendState> state_;
     std::vector<std::int32_t> tokens_;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/cpu/formats.hpp"
+#include "model/errors.hpp"
 
 namespace osprey::model::v4 {
 
@@ -94,6 +95,90 @@ void RowCodec::decode(const std::uint8_t* in, float* row) const {
 const float* RowCodec::view(const std::uint8_t* in, float* scratch) const {
     decode(in, scratch);
     return scratch;
+}
+
+namespace {
+
+std::span<const std::byte> bytes_of(const std::vector<float>& v) {
+    return std::as_bytes(std::span<const float>(v));
+}
+
+std::span<const std::byte> bytes_of(const std::vector<std::uint8_t>& v) {
+    return std::as_bytes(std::span<const std::uint8_t>(v));
+}
+
+std::span<const std::byte> section(const StateSource& source, const std::string& name,
+                                   std::int64_t expected, const std::string& what) {
+    const auto bytes = source(name);
+    if (!bytes) {
+        throw StateFormatError("saved state has no section '" + name + "' (" + what + ")");
+    }
+    if (static_cast<std::int64_t>(bytes->size()) != expected) {
+        throw StateFormatError("saved state section '" + name + "' holds " +
+                               std::to_string(bytes->size()) + " bytes; this model and session " +
+                               "options expect " + std::to_string(expected) + " (" + what + ")");
+    }
+    return *bytes;
+}
+
+void restore_ring(PositionRing& ring, const StateSource& source, const std::string& name) {
+    const auto bytes = section(
+        source, name, ring.bytes(),
+        std::to_string(ring.capacity) + " positions of " + std::to_string(ring.width) + " floats");
+    std::memcpy(ring.data.data(), bytes.data(), bytes.size());
+}
+
+void restore_rows(RowStore& rows, const StateSource& source, const std::string& name,
+                  std::int64_t n) {
+    const std::int64_t rb = rows.codec.row_bytes();
+    const auto bytes = section(source, name, n * rb,
+                               std::to_string(n) + " rows of " + std::to_string(rb) + " bytes");
+    const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    rows.data.assign(p, p + bytes.size());
+    rows.n_rows = n;
+}
+
+void save_compressor(const CompressorState& c, const std::string& prefix, const StateSink& sink) {
+    sink(prefix + ".u", bytes_of(c.u.data));
+    sink(prefix + ".g", bytes_of(c.g.data));
+    sink(prefix + ".rows", bytes_of(c.rows.data));
+}
+
+void restore_compressor(CompressorState& c, const std::string& prefix, std::int64_t n_rows,
+                        const StateSource& source) {
+    restore_ring(c.u, source, prefix + ".u");
+    restore_ring(c.g, source, prefix + ".g");
+    restore_rows(c.rows, source, prefix + ".rows", n_rows);
+}
+
+}  // namespace
+
+void save_layer_state(const LayerState& state, const std::string& prefix, const StateSink& sink) {
+    sink(prefix + ".kv", bytes_of(state.kv.data));
+    if (state.compressor) {
+        save_compressor(*state.compressor, prefix + ".compressor", sink);
+    }
+    if (state.indexer) {
+        save_compressor(*state.indexer, prefix + ".indexer", sink);
+    }
+}
+
+void restore_layer_state(LayerState& state, const std::string& prefix, std::int64_t length,
+                         std::int64_t compress_ratio, std::int64_t index_ratio,
+                         const StateSource& source) {
+    const std::string kv = prefix + ".kv";
+    const std::int64_t rb = state.kv.codec.row_bytes();
+    const auto bytes = section(
+        source, kv, state.kv.bytes(),
+        std::to_string(state.kv.capacity) + " window rows of " + std::to_string(rb) + " bytes");
+    std::memcpy(state.kv.data.data(), bytes.data(), bytes.size());
+    if (state.compressor) {
+        restore_compressor(*state.compressor, prefix + ".compressor", length / compress_ratio,
+                           source);
+    }
+    if (state.indexer) {
+        restore_compressor(*state.indexer, prefix + ".indexer", length / index_ratio, source);
+    }
 }
 
 }  // namespace osprey::model::v4

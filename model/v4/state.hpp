@@ -10,7 +10,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
+
+#include "model/backend.hpp"
 
 namespace osprey::model::v4 {
 
@@ -112,5 +115,16 @@ struct LayerState {
                (indexer ? indexer->bytes() : 0);
     }
 };
+
+// Saved state (Backend::save_state): one section per part of a layer, named `prefix` + ".kv",
+// ".compressor.u", ".compressor.g", ".compressor.rows", ".indexer.u", ".indexer.g",
+// ".indexer.rows" (those the layer has). The bytes are views into `state`.
+void save_layer_state(const LayerState& state, const std::string& prefix, const StateSink& sink);
+// Fills `state`, freshly made by attention_init_state for this config and options, from those
+// sections for a sequence of `length` positions (compressed rows: length / ratio). Throws
+// StateFormatError naming the section when one is missing or its size does not fit.
+void restore_layer_state(LayerState& state, const std::string& prefix, std::int64_t length,
+                         std::int64_t compress_ratio, std::int64_t index_ratio,
+                         const StateSource& source);
 
 }  // namespace osprey::model::v4

@@ -4,10 +4,7 @@
 
 #include "memory/kv_snapshot_file.hpp"
 #include "memory/kv_snapshots.hpp"
-#if __has_include("memory/session_snapshot.hpp")
 #include "memory/session_snapshot.hpp"
-#define OSPREY_TMP_SNAP 1
-#endif
 
 namespace osprey::agent {
 
@@ -24,9 +21,6 @@ RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_
         memory::KvSnapshots catalogue(*kv.db);
         while (auto best = catalogue.longest_prefix(client.fingerprint(), context)) {
             try {
-#ifndef OSPREY_TMP_SNAP
-                throw memory::KvSnapshotError("TEMP: no session snapshots yet");
-#else
                 restored = std::make_unique<model::Session>(memory::read_session_snapshot(
                     client.backend(), best->file, client.fingerprint()));
                 if (restored->tokens().size() > context.size() ||
@@ -37,7 +31,6 @@ RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_
                 }
                 catalogue.touch(best->id);
                 break;
-#endif
             } catch (const std::exception& e) {
                 report.discarded.push_back(e.what());
                 restored.reset();
@@ -58,14 +51,7 @@ void save_snapshot(ModelClient& client, const std::string& session_id, const KvP
     std::filesystem::create_directories(kv.folder);
     const std::filesystem::path file =
         kv.folder / (session_id + "-" + std::to_string(session->token_count()) + ".kv");
-#ifndef OSPREY_TMP_SNAP
-    const std::uint64_t size = 0;
-    if (size == 0) {
-        return;
-    }
-#else
     const std::uint64_t size = memory::write_session_snapshot(*session, file, client.fingerprint());
-#endif
     memory::KvSnapshots catalogue(*kv.db);
     memory::KvSnapshotRecord rec;
     rec.session_id = session_id;

@@ -200,3 +200,55 @@ TEST_CASE("resume and fork: bad references and mismatches are usage errors") {
     CHECK(model.exit_code == 2);
     CHECK(model.err.find("with the same --model") != std::string::npos);
 }
+
+TEST_CASE("rewind: files changed after the step come back, and --resume goes on from it") {
+    Task task;
+    write_text(task.repo / "a.txt", "original\n");
+    task.set_script({
+        turn("", "", {invoke("write", {{"path", "a.txt"}, {"content", "one\n"}})}),
+        turn("", "",
+             {invoke("edit", {{"path", "a.txt"}, {"old_text", "one"}, {"new_text", "two"}}),
+              invoke("write", {{"path", "b.txt"}, {"content", "new\n"}})}),
+        turn("", "Done."),
+    });
+    const ProcessResult first = run_process(stream(task, {"change things"}));
+    REQUIRE(first.exit_code == 0);
+    const auto events = lines_of(first.out);
+    const std::string id = events.front().at("session");
+    const std::int64_t after_step1 = of_type(events, "usage").at(0).at("context_tokens");
+    REQUIRE(read_text(task.repo / "a.txt") == "two\n");
+
+    const auto rewind = [&](const std::string& step, const std::string& answer) {
+        const fs::path in = task.tmp.path() / "answer.txt";
+        write_text(in, answer);
+        const std::string cmd = std::string(OSPREY_BINARY) + " sessions rewind " + id + " " + step +
+                                " --data-dir '" + task.data.string() + "' < '" + in.string() +
+                                "' > '" + (task.tmp.path() / "rewind.out").string() + "' 2>&1";
+        const int rc = std::system(cmd.c_str());
+        return std::make_pair(WEXITSTATUS(rc), read_text(task.tmp.path() / "rewind.out"));
+    };
+    // Declined: nothing changes.
+    auto [no_rc, no_out] = rewind("1", "n\n");
+    CHECK(no_rc == 1);
+    CHECK(no_out.find("restore a.txt") != std::string::npos);
+    CHECK(no_out.find("delete b.txt") != std::string::npos);
+    CHECK(no_out.find("nothing changed") != std::string::npos);
+    CHECK(read_text(task.repo / "a.txt") == "two\n");
+
+    auto [rc, out] = rewind("1", "y\n");
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(read_text(task.repo / "a.txt") == "one\n");
+    CHECK_FALSE(fs::exists(task.repo / "b.txt"));
+    CHECK(rewind("7", "y\n").first == 1);  // no such step
+
+    // The session goes on from step 1: its context is what it held then.
+    const ProcessResult again = run_process(stream(task, {"--resume", id}));
+    INFO(again.err);
+    REQUIRE(again.exit_code == 0);
+    const auto resumed = lines_of(again.out);
+    CHECK(resumed.front().at("restored_tokens") == after_step1);
+    CHECK(resumed.back().at("final_text") == "Done.");
+    CHECK(read_text(task.repo / "a.txt") == "two\n");
+    CHECK(read_text(task.repo / "b.txt") == "new\n");
+}

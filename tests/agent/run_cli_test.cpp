@@ -219,6 +219,45 @@ TEST_CASE("osprey run: the system prompt carries AGENTS.md, else CLAUDE.md") {
     CHECK(json::parse(r.out).at("prompt_tokens").get<std::int64_t>() > with_claude);
 }
 
+TEST_CASE("osprey run: notes saved with the memory tool reach later sessions' system prompt") {
+    Task task;
+    task.set_script({
+        turn("", "", {invoke("memory", {{"action", "save"}, {"text", "Build with make -j2."}})}),
+        turn("", "",
+             {invoke("memory", {{"action", "update"}, {"id", "99", false}, {"text", "x"}})}),
+        turn("", "Saved."),
+    });
+    auto r = run_process(task.args({"--permission", "auto", "--output", "stream-json", "note"}));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto results = of_type(parse_events(r.out), "tool.result");
+    REQUIRE(results.size() == 2);
+    CHECK(results[0].at("status") == "ok");
+    CHECK(results[1].at("status") == "error");
+    CHECK(results[1].at("output").get<std::string>().find("there is no note 99") !=
+          std::string::npos);
+
+    task.set_script({turn("", "ok")});
+    r = run_process(task.args({"--output", "stream-json", "hi"}));
+    REQUIRE(r.exit_code == 0);
+    const std::string second = parse_events(r.out).front().at("session");
+    auto store = osprey::memory::Store::open(task.data);
+    std::string system;
+    for (const auto& ev : osprey::memory::read_journal(store.db(), second)) {
+        if (ev.type == "agent.start") {
+            system = json::parse(ev.payload).at("messages").at(0).at("content");
+        }
+    }
+    CHECK(system.find("Notes saved in earlier sessions") != std::string::npos);
+    CHECK(system.find("- Build with make -j2.") != std::string::npos);
+
+    // The user sees and manages the same notes.
+    const auto list = run_process({OSPREY_BINARY, "notes", "list", "--data-dir", task.data.string(),
+                                   "--cwd", task.repo.string()});
+    INFO(list.err);
+    CHECK(list.out.find("Build with make -j2.") != std::string::npos);
+}
+
 TEST_CASE("osprey run: the calls of one turn run concurrently, results in call order") {
     Task task;
     write_text(task.repo / "a.txt", "alpha\n");

@@ -225,7 +225,6 @@ TEST_CASE("the default registry carries the contract's tool and argument names")
         {"list", {"path"}},
         {"glob", {"pattern"}},
         {"todo", {"items"}},
-        {"memory", {"action", "text", "id"}},
         {"grep", {"pattern", "path", "glob", "ignore_case", "context"}},
         {"shell", {"command", "timeout_s", "background"}},
         {"git_status", {}},

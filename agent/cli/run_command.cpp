@@ -308,11 +308,18 @@ int run_agent(const Args& args, Io& io) {
     kv.db = &store->db();
     kv.folder = data_dir / "kv";
     if (client->has_engine()) {
-        options.after_turn = [&client, &kv, session_id, &io] {
+        auto saved_at = std::make_shared<std::int64_t>(0);
+        options.checkpoint = [&client, &kv, session_id, &io, saved_at](bool turn_end) {
+            const std::int64_t now = client->context_tokens();
+            if (!turn_end && now - *saved_at < kSnapshotEveryTokens) {
+                return;
+            }
             try {
                 save_snapshot(*client, session_id, kv);
+                *saved_at = now;
             } catch (const std::exception& e) {
-                io.err << "osprey run: warning: no KV snapshot this turn: " << e.what() << "\n";
+                io.err << "osprey run: warning: no KV snapshot at " << now
+                       << " tokens: " << e.what() << "\n";
             }
         };
     }
@@ -322,7 +329,8 @@ int run_agent(const Args& args, Io& io) {
     }
     if (resumed) {
         try {
-            const RestoreReport report = restore_context(*client, resumed->context, kv);
+            const RestoreReport report =
+                restore_context(*client, resumed->context, resumed->pending, kv);
             for (const auto& why : report.discarded) {
                 io.err << "osprey run: discarded a KV snapshot: " << why << "\n";
             }

@@ -306,8 +306,13 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
     std::chrono::milliseconds prefill_time{0};
     TurnOutput turn;
     try {
-        prefill_time = co_await on_pool<std::chrono::milliseconds>(
-            compute_, [this, &pending] { return model_.append(pending); });
+        prefill_time = co_await on_pool<std::chrono::milliseconds>(compute_, [this, &pending] {
+            const auto took = model_.append(pending);
+            if (options_.checkpoint) {
+                options_.checkpoint(false);
+            }
+            return took;
+        });
         totals_.prompt_tokens += appended;
         emit("turn.started", {{"prompt_tokens", appended}});
         const std::int64_t left = options_.budgets.max_tokens
@@ -318,8 +323,8 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
                 model_.generate_turn(thinking, left, cancel_, [this](const model::ParseEvent& ev) {
                     asio::post(io_, [this, ev] { on_parse_event(ev); });
                 });
-            if (options_.after_turn && out.finish != FinishReason::cancelled) {
-                options_.after_turn();
+            if (options_.checkpoint && out.finish != FinishReason::cancelled) {
+                options_.checkpoint(true);
             }
             return out;
         });

@@ -50,8 +50,9 @@ struct AgentOptions {
     // Called (on a tool thread) before a tool creates, changes or deletes a file, with the step
     // it belongs to: file history for /rewind.
     std::function<void(std::int64_t step, const std::filesystem::path&)> before_file_change;
-    // Called on the compute thread after every model turn (KV snapshots); must not throw.
-    std::function<void()> after_turn;
+    // Called on the compute thread after each prefill (false) and each generated turn (true):
+    // where KV snapshots are written. Must not throw.
+    std::function<void(bool turn_end)> checkpoint;
 };
 
 // chat | think | max -> encoder options; throws std::invalid_argument otherwise.

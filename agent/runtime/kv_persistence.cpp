@@ -9,23 +9,25 @@
 namespace osprey::agent {
 
 RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_t>& context,
-                              const KvPersistence& kv) {
+                              const std::vector<std::int32_t>& pending, const KvPersistence& kv) {
     RestoreReport report;
     if (!client.has_engine()) {
         client.restore(context, nullptr);
         report.restored_tokens = static_cast<std::int64_t>(context.size());
         return report;
     }
+    std::vector<std::int32_t> wanted = context;
+    wanted.insert(wanted.end(), pending.begin(), pending.end());
     std::unique_ptr<model::Session> restored;
-    if (kv.db != nullptr && !context.empty()) {
+    if (kv.db != nullptr && !wanted.empty()) {
         memory::KvSnapshots catalogue(*kv.db);
-        while (auto best = catalogue.longest_prefix(client.fingerprint(), context)) {
+        while (auto best = catalogue.longest_prefix(client.fingerprint(), wanted)) {
             try {
                 restored = std::make_unique<model::Session>(memory::read_session_snapshot(
                     client.backend(), best->file, client.fingerprint()));
-                if (restored->tokens().size() > context.size() ||
+                if (restored->tokens().size() > wanted.size() ||
                     !std::equal(restored->tokens().begin(), restored->tokens().end(),
-                                context.begin())) {
+                                wanted.begin())) {
                     throw memory::KvSnapshotError("snapshot " + best->file.string() +
                                                   " does not hold what its catalogue row says");
                 }
@@ -39,7 +41,7 @@ RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_
         }
     }
     report.restored_tokens = restored ? restored->token_count() : 0;
-    report.replayed_tokens = client.restore(context, std::move(restored));
+    report.replayed_tokens = client.restore(context, std::move(restored), pending);
     return report;
 }
 
@@ -48,16 +50,27 @@ void save_snapshot(ModelClient& client, const std::string& session_id, const KvP
     if (session == nullptr || kv.db == nullptr || session->token_count() == 0) {
         return;
     }
+    memory::KvSnapshots catalogue(*kv.db);
+    const std::string hash = memory::token_prefix_hash(session->tokens());
+    for (const auto& old : catalogue.for_session(session_id, client.fingerprint())) {
+        if (old.token_count == session->token_count() && old.prefix_hash == hash &&
+            std::filesystem::exists(old.file)) {
+            catalogue.touch(old.id);  // this state is on disk already (a resumed session)
+            return;
+        }
+        if (old.token_count == session->token_count()) {
+            catalogue.forget(old.id);  // same length, other tokens (after a rewind): replaced
+        }
+    }
     std::filesystem::create_directories(kv.folder);
     const std::filesystem::path file =
         kv.folder / (session_id + "-" + std::to_string(session->token_count()) + ".kv");
     const std::uint64_t size = memory::write_session_snapshot(*session, file, client.fingerprint());
-    memory::KvSnapshots catalogue(*kv.db);
     memory::KvSnapshotRecord rec;
     rec.session_id = session_id;
     rec.file = file;
     rec.token_count = session->token_count();
-    rec.prefix_hash = memory::token_prefix_hash(session->tokens());
+    rec.prefix_hash = hash;
     rec.model_fingerprint = client.fingerprint();
     rec.size_bytes = static_cast<std::int64_t>(size);
     catalogue.record(rec);

@@ -27,9 +27,15 @@ struct RestoreReport {
     std::vector<std::string> discarded;  // why each unusable snapshot was dropped
 };
 
-// Makes `client` hold `context`, from the longest usable snapshot plus a prefill of the rest.
+// Makes `client` hold `context`, from the longest usable snapshot plus a prefill of the rest. A
+// snapshot that also holds a prefix of `pending` (taken after a prefill) is used as well: the
+// next append() skips those tokens.
 RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_t>& context,
-                              const KvPersistence& kv);
+                              const std::vector<std::int32_t>& pending, const KvPersistence& kv);
+
+// Snapshots are written at every turn end, and after a prefill once this many tokens came in
+// since the last one.
+inline constexpr std::int64_t kSnapshotEveryTokens = 2048;
 
 // Writes a snapshot of the client's engine session for `session_id`, records it and evicts to the
 // budget. Does nothing for the scripted backend. Throws on I/O errors (the caller reports them:

@@ -113,13 +113,18 @@ void ModelClient::reset() {
 }
 
 std::int64_t ModelClient::restore(const std::vector<std::int32_t>& context,
-                                  std::unique_ptr<model::Session> restored) {
+                                  std::unique_ptr<model::Session> restored,
+                                  std::span<const std::int32_t> pending) {
     std::int64_t prefilled = 0;
+    tokens_ = context;
+    preloaded_ = 0;
     if (session_) {
         if (restored) {
             const auto& held = restored->tokens();
-            if (held.size() > context.size() ||
-                !std::equal(held.begin(), held.end(), context.begin())) {
+            std::vector<std::int32_t> wanted = context;
+            wanted.insert(wanted.end(), pending.begin(), pending.end());
+            if (held.size() > wanted.size() ||
+                !std::equal(held.begin(), held.end(), wanted.begin())) {
                 throw ModelError(
                     "the restored KV session is not a prefix of the journal's context");
             }
@@ -127,23 +132,27 @@ std::int64_t ModelClient::restore(const std::vector<std::int32_t>& context,
         } else {
             session_ = std::make_unique<model::Session>(backend_, session_options_);
         }
-        const std::span<const std::int32_t> rest(context.data() + session_->token_count(),
-                                                 context.size() - session_->token_count());
-        if (!rest.empty()) {
+        const auto held = static_cast<std::size_t>(session_->token_count());
+        if (held > context.size()) {
+            preloaded_ = held - context.size();
+            tokens_.insert(tokens_.end(), pending.begin(), pending.begin() + preloaded_);
+        } else if (held < context.size()) {
+            const std::span<const std::int32_t> rest(context.data() + held, context.size() - held);
             logits_ = session_->append(rest, 0, false);
             prefilled = static_cast<std::int64_t>(rest.size());
-        } else if (!context.empty()) {
-            // A snapshot keeps no logits: the last token goes through the model once more.
-            session_->truncate(session_->token_count() - 1);
-            logits_ = session_->append(std::span(&context.back(), 1), 0, false);
-            prefilled = 1;
         }
         append_logits_ = logits_;
     }
-    tokens_ = context;
     append_end_ = static_cast<std::int64_t>(tokens_.size());
     forwarded_ += prefilled;
     return prefilled;
+}
+
+void ModelClient::refeed_last() {
+    // A snapshot keeps no logits: the last token goes through the model once more.
+    session_->truncate(session_->token_count() - 1);
+    logits_ = session_->append(std::span(&tokens_.back(), 1), 0, false);
+    ++forwarded_;
 }
 
 void check_vocabulary(const model::Tokenizer& tokenizer, const model::Backend& backend) {
@@ -162,6 +171,30 @@ std::vector<std::int32_t> ModelClient::encode(std::string_view text) const {
 
 std::chrono::milliseconds ModelClient::append(std::span<const std::int32_t> tokens) {
     const auto t0 = Clock::now();
+    if (preloaded_ > 0) {
+        // Restored ahead from a snapshot: skip what matches, drop what does not.
+        const std::size_t base = tokens_.size() - preloaded_;
+        std::size_t match = 0;
+        while (match < preloaded_ && match < tokens.size() &&
+               tokens_[base + match] == tokens[match]) {
+            ++match;
+        }
+        if (match < preloaded_) {
+            session_->truncate(static_cast<std::int64_t>(base + match));
+            tokens_.resize(base + match);
+            logits_.clear();
+        }
+        preloaded_ = 0;
+        tokens = tokens.subspan(match);
+        if (tokens.empty() && session_ && logits_.empty() && !tokens_.empty()) {
+            refeed_last();
+            append_logits_ = logits_;
+            append_end_ = static_cast<std::int64_t>(tokens_.size());
+        }
+    } else if (tokens.empty() && session_ && logits_.empty() && !tokens_.empty()) {
+        refeed_last();
+        append_logits_ = logits_;
+    }
     if (tokens.empty()) {
         return std::chrono::milliseconds(0);
     }

@@ -92,8 +92,11 @@ public:
     // holding a prefix of `context`) is adopted and only the rest is prefilled; without it the
     // whole context is. Returns the number of tokens prefilled. The scripted backend just takes
     // the token list.
+    // `pending` (the tokens the next append() will bring): a snapshot may already hold some of
+    // them; append() then skips what matches instead of prefilling it again.
     std::int64_t restore(const std::vector<std::int32_t>& context,
-                         std::unique_ptr<model::Session> restored);
+                         std::unique_ptr<model::Session> restored,
+                         std::span<const std::int32_t> pending = {});
     bool has_engine() const { return session_ != nullptr; }
     const std::shared_ptr<model::Backend>& backend() const { return backend_; }
     // The scripted backend: the script index of the last turn generated, and the next one to play.
@@ -117,6 +120,7 @@ public:
 
 private:
     std::int32_t choose(bool greedy, std::size_t turn_pos);
+    void refeed_last();
     void feed(std::int32_t token);
 
     std::shared_ptr<const model::Tokenizer> tokenizer_;
@@ -135,6 +139,7 @@ private:
     std::chrono::milliseconds token_delay_{0};
     std::int64_t forwarded_ = 0;
     std::int32_t eos_ = 1;
+    std::size_t preloaded_ = 0;  // tokens at the end of the session restored ahead of append()
 };
 
 }  // namespace osprey::agent

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "agent/runtime/agent.hpp"
+#include "agent/runtime/kv_persistence.hpp"
 #include "model/make_tiny.hpp"
 #include "model/weights.hpp"
 #include "tests/agent/run_support.hpp"
@@ -156,4 +157,64 @@ TEST_CASE("osprey run --model DIR runs the local engine on one session") {
     const auto bad = test::run_process(args);
     CHECK(bad.exit_code == 2);
     CHECK(bad.err.find("vocab_size") != std::string::npos);
+}
+
+TEST_CASE("local backend: --resume restores the KV snapshot and continues exactly") {
+    test::TempDir tmp;
+    const auto ws = tmp.path() / "ws";
+    test::write_text(ws / "README.md", "tiny\n");
+    const auto run = [&](const std::string& data, std::vector<std::string> extra) {
+        std::vector<std::string> argv = {OSPREY_BINARY,  "run",
+                                         "--model",      tiny_checkpoint().string(),
+                                         "--tokenizer",  OSPREY_TEST_TOKENIZER,
+                                         "--cwd",        ws.string(),
+                                         "--data-dir",   (tmp.path() / data).string(),
+                                         "--seed",       "7",
+                                         "--max-tokens", "6",
+                                         "--output",     "stream-json"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return test::run_process(argv);
+    };
+    const auto parse = [](const std::string& out) {
+        std::vector<json> events;
+        std::istringstream lines(out);
+        std::string line;
+        while (std::getline(lines, line)) {
+            events.push_back(json::parse(line));
+        }
+        return events;
+    };
+    // Random weights rarely end a turn: the 6-token budget stops the task (exit 3) after the
+    // prompt was prefilled and a snapshot of it written.
+    const auto first = run("a", {"say something"});
+    INFO(first.err);
+    REQUIRE(first.exit_code == 3);
+    const auto events = parse(first.out);
+    const std::int64_t prompt = test::of_type(events, "turn.started").at(0).at("prompt_tokens");
+    REQUIRE(prompt >= agent::kSnapshotEveryTokens);
+    REQUIRE(std::filesystem::exists(tmp.path() / "a" / "kv"));
+
+    // The cut-off turn is generated again from the restored prompt state: nothing prefilled
+    // again, and the same seed gives the same tokens as the uninterrupted run.
+    const auto resumed = run("a", {"--resume", "last"});
+    INFO(resumed.err);
+    REQUIRE(resumed.exit_code == 3);
+    const auto again = parse(resumed.out);
+    CHECK(again.front().at("restored_tokens") == prompt);
+    CHECK(again.front().at("replayed_tokens") == 0);
+    CHECK(resumed.err.find("warning") == std::string::npos);
+    const auto text_of = [](const std::vector<json>& evs) {
+        std::string s;
+        for (const auto& e : evs) {
+            if (e.at("type") == "reasoning.delta" || e.at("type") == "text.delta") {
+                s += e.at("text").get<std::string>();
+            }
+        }
+        return s;
+    };
+    CHECK(text_of(again) == text_of(events));
+    const auto usage = test::of_type(again, "usage");
+    REQUIRE(usage.size() == 1);
+    CHECK(usage[0].at("context_tokens") ==
+          test::of_type(events, "usage").at(0).at("context_tokens"));
 }

@@ -213,6 +213,22 @@ TEST_CASE("local backend: --resume restores the KV snapshot and continues exactl
         return s;
     };
     CHECK(text_of(again) == text_of(events));
+    // A damaged snapshot is reported and discarded; the session is rebuilt from the journal.
+    for (const auto& f : std::filesystem::directory_iterator(tmp.path() / "a" / "kv")) {
+        std::fstream file(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp(static_cast<std::streamoff>(std::filesystem::file_size(f.path()) / 2));
+        file.put('\x5a');
+    }
+    const auto rebuilt = run("a", {"--resume", "last"});
+    INFO(rebuilt.err);
+    REQUIRE(rebuilt.exit_code == 3);
+    CHECK(rebuilt.err.find("discarded a KV snapshot") != std::string::npos);
+    CHECK(rebuilt.err.find("checksum") != std::string::npos);
+    const auto third = parse(rebuilt.out);
+    CHECK(third.front().at("restored_tokens") == 0);
+    CHECK(test::of_type(third, "usage").at(0).at("prompt_tokens") == prompt);
+    CHECK(text_of(third) == text_of(events));
+
     const auto usage = test::of_type(again, "usage");
     REQUIRE(usage.size() == 1);
     CHECK(usage[0].at("context_tokens") ==

@@ -225,6 +225,9 @@ void Agent::interrupt(int exit_code) {
 }
 
 void Agent::on_parse_event(const model::ParseEvent& event) {
+    if (parse_observer_) {
+        parse_observer_(event);
+    }
     if (event.kind == model::ParseEventKind::reasoning_delta) {
         emit("reasoning.delta", {{"text", event.text}}, memory::Durability::batched);
     } else if (event.kind == model::ParseEventKind::text_delta) {
@@ -320,7 +323,11 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
     co_return turn;
 }
 
-asio::awaitable<AgentOutcome> Agent::run() {
+void Agent::begin() {
+    if (began_) {
+        return;
+    }
+    began_ = true;
     started_ = Clock::now();
     json tool_names = json::array();
     for (const auto& t : registry_.tools()) {
@@ -331,7 +338,10 @@ asio::awaitable<AgentOutcome> Agent::run() {
                              {"workspace", options_.workspace.string()},
                              {"permission", std::string(to_string(options_.permission))},
                              {"tools", tool_names}});
+}
 
+asio::awaitable<AgentOutcome> Agent::run() {
+    begin();
     asio::steady_timer timer(io_);
     if (options_.budgets.timeout) {
         timer.expires_after(*options_.budgets.timeout);
@@ -346,69 +356,131 @@ asio::awaitable<AgentOutcome> Agent::run() {
         asio::steady_timer& t;
         ~TimerGuard() { t.cancel(); }
     } timer_guard{timer};
+    AgentOutcome outcome = co_await run_turn(options_.prompt);
+    co_return finish(std::move(outcome));
+}
 
-    const auto interrupted = [this]() {
-        AgentOutcome o;
-        if (timed_out_) {
-            o.exit_code = 3;
-            o.exit_reason = "budget";
-            emit("error",
-                 {{"code", "budget"},
-                  {"message", "reached --timeout " +
-                                  std::to_string(options_.budgets.timeout->count()) + " ms"},
-                  {"recoverable", false}});
-        } else {
-            o.exit_code = interrupt_code_ != 0 ? interrupt_code_ : 130;
-            o.exit_reason = "interrupted";
-        }
-        return o;
-    };
+void Agent::clear_interrupt() {
+    cancel_ = false;
+    interrupt_code_ = 0;
+    timed_out_ = false;
+}
 
-    json messages = json::array();
-    json prompt_tokens_text;
-    std::vector<std::int32_t> pending;
+void Agent::set_mode(std::string_view mode) {
+    chat_ = chat_options_for(mode);
+    options_.mode = std::string(mode);
+}
+
+void Agent::set_approver(std::function<Approval(const ApprovalRequest&)> approver) {
+    approver_ = std::move(approver);
+}
+
+void Agent::set_parse_observer(std::function<void(const model::ParseEvent&)> observer) {
+    parse_observer_ = std::move(observer);
+}
+
+AgentOutcome Agent::totals() const {
+    AgentOutcome t = totals_;
+    t.context_tokens = model_.context_tokens();
+    return t;
+}
+
+AgentOutcome Agent::turn_result(AgentOutcome outcome) {
+    outcome.steps = totals_.steps;
+    outcome.prompt_tokens = totals_.prompt_tokens;
+    outcome.decoded_tokens = totals_.decoded_tokens;
+    outcome.context_tokens = model_.context_tokens();
+    return outcome;
+}
+
+AgentOutcome Agent::interrupted_outcome() {
+    AgentOutcome o;
+    if (timed_out_) {
+        o.exit_code = 3;
+        o.exit_reason = "budget";
+        emit("error", {{"code", "budget"},
+                       {"message", "reached --timeout " +
+                                       std::to_string(options_.budgets.timeout->count()) + " ms"},
+                       {"recoverable", false}});
+    } else {
+        o.exit_code = interrupt_code_ != 0 ? interrupt_code_ : 130;
+        o.exit_reason = "interrupted";
+    }
+    return turn_result(o);
+}
+
+asio::awaitable<AgentOutcome> Agent::run_turn(std::string user_message) {
+    begin();
+    const auto interrupted = [this]() { return interrupted_outcome(); };
+    // Render what is new: the whole prompt the first time, else the suffix after the history.
     try {
-        json system = {{"role", "system"},
-                       {"content", system_prompt(options_.workspace)},
-                       {"tools", tool_specs(registry_)}};
-        messages.push_back(system);
-        messages.push_back({{"role", "user"}, {"content", options_.prompt}});
-        pending = model_.encode(model::render_chat(messages, chat_));
+        json tail = std::move(unrendered_);
+        unrendered_ = json::array();
+        tail.push_back({{"role", "user"}, {"content", user_message}});
+        std::vector<std::int32_t> tokens;
+        if (messages_.empty() || needs_full_render_) {
+            if (messages_.empty()) {
+                messages_.push_back({{"role", "system"},
+                                     {"content", system_prompt(options_.workspace)},
+                                     {"tools", tool_specs(registry_)}});
+            }
+            for (auto& m : tail) {
+                messages_.push_back(m);
+            }
+            tokens = model_.encode(model::render_chat(messages_, chat_));
+            needs_full_render_ = false;
+            pending_from_ = 0;
+            base_tokens_ = static_cast<std::int64_t>(tokens.size());
+        } else {
+            tokens = model_.encode(model::render_chat_suffix(messages_, tail, chat_));
+            pending_from_ = messages_.size();
+            for (auto& m : tail) {
+                messages_.push_back(m);
+            }
+        }
+        pending_.insert(pending_.end(), tokens.begin(), tokens.end());
     } catch (const std::exception& e) {
         emit("error", {{"code", "model_error"},
                        {"message", std::string("cannot render the prompt: ") + e.what()},
                        {"recoverable", false}});
-        co_return finish({1, "failed", "", 0, 0, 0, 0});
+        co_return turn_result({1, "failed", "", 0, 0, 0, 0});
     }
-
-    LoopGuard guard;
-    bool last_eos = true;
-    std::int64_t base_tokens = static_cast<std::int64_t>(pending.size());
+    json& messages = messages_;
+    std::vector<std::int32_t>& pending = pending_;
+    bool& last_eos = last_eos_;
+    std::int64_t& base_tokens = base_tokens_;
+    LoopGuard& guard = guard_;
     while (true) {
         const auto elapsed =
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
         if (cancel_.load()) {
-            co_return finish(interrupted());
+            co_return interrupted();
         }
         if (auto over =
                 exceeded_budget(options_.budgets, totals_.steps, totals_.decoded_tokens, elapsed)) {
             emit("error", {{"code", "budget"}, {"message", *over}, {"recoverable", false}});
-            co_return finish({3, "budget", "", 0, 0, 0, 0});
+            co_return turn_result({3, "budget", "", 0, 0, 0, 0});
         }
         std::optional<TurnOutput> produced = co_await model_turn(pending, last_eos);
         if (!produced) {
-            co_return finish({1, "failed", "", 0, 0, 0, 0});
+            co_return turn_result({1, "failed", "", 0, 0, 0, 0});
         }
         TurnOutput& turn = *produced;
+        if (turn.finish == FinishReason::cancelled || turn.finish == FinishReason::max_tokens) {
+            // What was generated stays in the session; the next turn closes it with an EOS.
+            json partial = model::message_to_json(turn.message);
+            partial.erase("tool_calls");
+            messages.push_back(std::move(partial));
+        }
         if (turn.finish == FinishReason::cancelled) {
-            co_return finish(interrupted());
+            co_return interrupted();
         }
         if (turn.finish == FinishReason::max_tokens) {
             emit("error", {{"code", "budget"},
                            {"message",
                             "reached --max-tokens " + std::to_string(*options_.budgets.max_tokens)},
                            {"recoverable", false}});
-            co_return finish({3, "budget", turn.message.content, 0, 0, 0, 0});
+            co_return turn_result({3, "budget", turn.message.content, 0, 0, 0, 0});
         }
 
         json assistant = model::message_to_json(turn.message);
@@ -426,7 +498,8 @@ asio::awaitable<AgentOutcome> Agent::run() {
                                             "the exact DSML format."}});
         } else if (turn.message.tool_calls.empty()) {
             totals_.final_text = turn.message.content;
-            co_return finish({0, "done", turn.message.content, 0, 0, 0, 0});
+            messages.push_back(std::move(assistant));
+            co_return turn_result({0, "done", turn.message.content, 0, 0, 0, 0});
         } else {
             const auto& calls = turn.message.tool_calls;
             std::vector<std::string> ids;
@@ -483,8 +556,25 @@ asio::awaitable<AgentOutcome> Agent::run() {
                                    {"message", o.output},
                                    {"recoverable", true}});
                 } else {
-                    PermissionVerdict verdict = policy_.check(
-                        call.name, access_of(tool->permission), permission_subject(arguments[i]));
+                    const std::string subject = permission_subject(arguments[i]);
+                    PermissionVerdict verdict =
+                        policy_.check(call.name, access_of(tool->permission), subject);
+                    bool declined = false;
+                    if (verdict.decision == Decision::ask && approver_ && !cancel_.load()) {
+                        const Approval answer = approver_({call.name, subject, arguments[i]});
+                        if (answer == Approval::always) {
+                            // Commands: this exact command; file tools: any path.
+                            policy_.allow_always(
+                                call.name,
+                                tool->permission == tools::Permission::execute && !subject.empty()
+                                    ? subject
+                                    : "*");
+                        }
+                        declined = answer == Approval::no;
+                        if (!declined) {
+                            verdict.decision = Decision::allow;
+                        }
+                    }
                     if (verdict.decision == Decision::allow) {
                         if (tool_log_ != nullptr) {
                             log_ids[i] =
@@ -499,7 +589,9 @@ asio::awaitable<AgentOutcome> Agent::run() {
                     }
                     o.status = "denied";
                     o.output = "denied: " +
-                               (verdict.decision == Decision::ask
+                               (declined ? "the user declined this call; ask them or take "
+                                           "another way"
+                                : verdict.decision == Decision::ask
                                     ? "this call needs the user's approval, and a headless run "
                                       "cannot ask; the user can allow it with --permission "
                                       "auto or --allow '" +
@@ -547,8 +639,13 @@ asio::awaitable<AgentOutcome> Agent::run() {
                 }
                 tail.push_back({{"role", "tool"}, {"tool_call_id", ids[i]}, {"content", o.output}});
             }
+            if (cancel_.load() || loop_stop) {
+                // The calls are in the session; their results go in with the next message.
+                messages.push_back(assistant);
+                unrendered_ = tail;
+            }
             if (cancel_.load()) {
-                co_return finish(interrupted());
+                co_return interrupted();
             }
             if (loop_stop) {
                 emit("error", {{"code", "loop"},
@@ -556,15 +653,14 @@ asio::awaitable<AgentOutcome> Agent::run() {
                                 "the same tool call returned the same result four times in a "
                                 "row; the task was stopped"},
                                {"recoverable", false}});
-                co_return finish({3, "loop", "", 0, 0, 0, 0});
+                co_return turn_result({3, "loop", "", 0, 0, 0, 0});
             }
         }
-        json before_tail;
         try {
             json context = messages;
             context.push_back(assistant);
             const std::string suffix = model::render_chat_suffix(context, tail, chat_);
-            before_tail = context;
+            pending_from_ = context.size();
             messages = std::move(context);
             for (auto& m : tail) {
                 messages.push_back(m);
@@ -574,7 +670,7 @@ asio::awaitable<AgentOutcome> Agent::run() {
             emit("error", {{"code", "model_error"},
                            {"message", std::string("cannot render the tool results: ") + e.what()},
                            {"recoverable", false}});
-            co_return finish({1, "failed", "", 0, 0, 0, 0});
+            co_return turn_result({1, "failed", "", 0, 0, 0, 0});
         }
         const std::int64_t context_now = model_.context_tokens();
         if (options_.context_limit &&
@@ -582,46 +678,157 @@ asio::awaitable<AgentOutcome> Agent::run() {
                 *options_.context_limit * 4 / 5 &&
             context_now + static_cast<std::int64_t>(pending.size()) - base_tokens >=
                 *options_.context_limit / 8) {
-            // Compaction: the model summarises in the old session, then a new one starts from the
-            // system prompt + task + summary. The journal keeps the full history.
+            if (std::optional<AgentOutcome> stopped = co_await compact_session()) {
+                co_return *stopped;
+            }
             try {
-                json request = tail;
-                request.push_back({{"role", "user"}, {"content", std::string(kSummaryRequest)}});
-                pending = model_.encode(model::render_chat_suffix(before_tail, request, chat_));
+                pending = model_.encode(model::render_chat(messages, chat_));
+                needs_full_render_ = false;
+                pending_from_ = 0;
+                base_tokens = static_cast<std::int64_t>(pending.size());
             } catch (const std::exception& e) {
                 emit("error",
                      {{"code", "model_error"},
-                      {"message", std::string("cannot render the summary request: ") + e.what()},
+                      {"message", std::string("cannot render the compacted context: ") + e.what()},
                       {"recoverable", false}});
-                co_return finish({1, "failed", "", 0, 0, 0, 0});
+                co_return turn_result({1, "failed", "", 0, 0, 0, 0});
             }
-            std::optional<TurnOutput> summary = co_await model_turn(pending, last_eos);
-            if (!summary) {
-                co_return finish({1, "failed", "", 0, 0, 0, 0});
-            }
-            if (summary->finish == FinishReason::cancelled) {
-                co_return finish(interrupted());
-            }
-            std::string text = summary->message.content;
-            if (text.empty()) {
-                text = summary->message.reasoning_content;
-            }
-            model_.reset();
-            messages = json::array({messages[0],
-                                    {{"role", "user"},
-                                     {"content", options_.prompt +
-                                                     "\n\n[The context was compacted. Your "
-                                                     "summary of the work so far:]\n" +
-                                                     text}}});
-            pending = model_.encode(model::render_chat(messages, chat_));
-            last_eos = true;
-            base_tokens = static_cast<std::int64_t>(pending.size());
-            guard = LoopGuard();
-            emit("compaction", {{"before_tokens", context_now},
-                                {"after_tokens", base_tokens},
-                                {"old_session", session_id_}});
         }
     }
+}
+
+asio::awaitable<AgentOutcome> Agent::compact() {
+    begin();
+    if (messages_.size() < 2 || needs_full_render_) {
+        co_return turn_result({0, "done", "", 0, 0, 0, 0});  // nothing to compact
+    }
+    if (std::optional<AgentOutcome> stopped = co_await compact_session()) {
+        co_return *stopped;
+    }
+    co_return turn_result({0, "done", "", 0, 0, 0, 0});
+}
+
+// Compaction: the model summarises in the old session; the old session is kept (journaled in full,
+// and handed to options_.keep_old_session); then messages_ becomes system prompt + the first
+// request and the summary + the most recent turns that fit in a quarter of the limit, to be
+// rendered whole into a fresh session by whoever continues. nullopt when it was done.
+asio::awaitable<std::optional<AgentOutcome>> Agent::compact_session() {
+    const std::int64_t before =
+        model_.context_tokens() + static_cast<std::int64_t>(pending_.size());
+    try {
+        // The request is rendered together with what is not prefilled yet (tool results), as
+        // one turn: [rendered context] + [pending messages, unrendered ones, the request].
+        const std::size_t from = pending_.empty() ? messages_.size() : pending_from_;
+        json context = json::array();
+        json request = json::array();
+        for (std::size_t i = 0; i < messages_.size(); ++i) {
+            (i < from ? context : request).push_back(messages_[i]);
+        }
+        for (auto& m : unrendered_) {
+            request.push_back(std::move(m));
+        }
+        unrendered_ = json::array();
+        request.push_back({{"role", "user"}, {"content", std::string(kSummaryRequest)}});
+        messages_ = context;
+        for (const auto& m : request) {
+            messages_.push_back(m);
+        }
+        pending_ =
+            model_.encode(context.empty() ? model::render_chat(messages_, chat_)
+                                          : model::render_chat_suffix(context, request, chat_));
+    } catch (const std::exception& e) {
+        emit("error", {{"code", "model_error"},
+                       {"message", std::string("cannot render the summary request: ") + e.what()},
+                       {"recoverable", false}});
+        co_return turn_result({1, "failed", "", 0, 0, 0, 0});
+    }
+    json history = messages_;
+    history.erase(history.size() - 1);  // the summary request
+    std::optional<TurnOutput> summary = co_await model_turn(pending_, last_eos_);
+    if (!summary) {
+        co_return turn_result({1, "failed", "", 0, 0, 0, 0});
+    }
+    json answer = model::message_to_json(summary->message);
+    answer.erase("tool_calls");
+    messages_.push_back(std::move(answer));
+    if (summary->finish == FinishReason::cancelled) {
+        co_return interrupted_outcome();
+    }
+    std::string text = summary->message.content;
+    if (text.empty()) {
+        text = summary->message.reasoning_content;
+    }
+
+    // The most recent turns: the longest run of whole messages, starting at an assistant message,
+    // whose text fits in a quarter of the limit (of the context now, without one).
+    const std::int64_t budget = (options_.context_limit ? *options_.context_limit : before) / 4;
+    std::size_t keep_from = history.size();
+    std::int64_t used = 0;
+    for (std::size_t i = history.size(); i-- > 2;) {
+        used += static_cast<std::int64_t>(model_.encode(history[i].dump()).size());
+        if (used > budget) {
+            break;
+        }
+        if (history[i].value("role", "") == "assistant") {
+            keep_from = i;
+        }
+    }
+    std::string first_request;
+    std::string latest_request;
+    for (std::size_t i = 1; i < history.size(); ++i) {
+        if (history[i].value("role", "") == "user" && history[i].contains("content") &&
+            history[i].at("content").is_string()) {
+            (first_request.empty() ? first_request : latest_request) =
+                history[i].at("content").get<std::string>();
+            if (i >= keep_from) {
+                latest_request.clear();  // it is among the kept turns
+                break;
+            }
+        }
+    }
+    std::string intro = first_request;
+    if (!latest_request.empty() && latest_request != first_request) {
+        intro += "\n\n[The user's latest request:]\n" + latest_request;
+    }
+    intro += "\n\n[The context was compacted. Your summary of the work so far:]\n" + text;
+    json compacted = json::array({history[0], {{"role", "user"}, {"content", intro}}});
+    for (std::size_t i = keep_from; i < history.size(); ++i) {
+        compacted.push_back(history[i]);
+    }
+
+    if (journal_ != nullptr) {
+        journal_->flush();
+    }
+    std::string old_session = session_id_;
+    if (options_.keep_old_session) {
+        try {
+            old_session = options_.keep_old_session(totals_.steps);
+        } catch (const std::exception& e) {
+            emit("error", {{"code", "compaction"},
+                           {"message", std::string("the old session could not be copied (this "
+                                                   "session's journal still holds it): ") +
+                                           e.what()},
+                           {"recoverable", true}});
+        }
+    }
+    model_.reset();
+    messages_ = std::move(compacted);
+    pending_.clear();
+    needs_full_render_ = true;
+    last_eos_ = true;
+    guard_ = LoopGuard();
+    std::int64_t after = 0;
+    try {
+        after =
+            static_cast<std::int64_t>(model_.encode(model::render_chat(messages_, chat_)).size());
+    } catch (const std::exception&) {
+        after = 0;
+    }
+    emit("compaction", {{"before_tokens", before},
+                        {"after_tokens", after},
+                        {"old_session", old_session},
+                        {"kept_messages", static_cast<std::int64_t>(history.size() - keep_from)}});
+    co_return std::nullopt;
 }
 
 }  // namespace osprey::agent

@@ -295,6 +295,7 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
     try {
         prefill_time = co_await on_pool<std::chrono::milliseconds>(
             compute_, [this, &pending] { return model_.append(pending); });
+        pending.clear();  // in the session now, whatever happens to the generation
         totals_.prompt_tokens += appended;
         emit("turn.started", {{"prompt_tokens", appended}});
         const std::int64_t left = options_.budgets.max_tokens

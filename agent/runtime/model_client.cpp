@@ -133,6 +133,9 @@ std::chrono::milliseconds ModelClient::append(std::span<const std::int32_t> toke
         return std::chrono::milliseconds(0);
     }
     const auto total = static_cast<std::int64_t>(tokens.size());
+    if (progress_) {
+        progress_(0, total);
+    }
     if (session_ && progress_ && progress_chunk_ > 0 && total > progress_chunk_) {
         for (std::int64_t done = 0; done < total; done += progress_chunk_) {
             const std::int64_t n = std::min(progress_chunk_, total - done);

@@ -225,11 +225,15 @@ TEST_CASE("osprey on a terminal: prompts, slash commands, an ask, Ctrl-C, one se
     CHECK(history.find("are\\040you\\040still\\040there?") != std::string::npos);
 }
 
-TEST_CASE("osprey on a terminal: n declines, Ctrl-C twice at an empty prompt quits") {
+TEST_CASE("osprey on a terminal: n declines, always, Ctrl-C in a tool, /compact, Ctrl-C twice") {
     Task task;
     task.set_script({
         turn("", "", {invoke("shell", {{"command", "touch made.txt"}})}),
         turn("", "The user declined."),
+        turn("", "", {invoke("shell", {{"command", "echo waiting; sleep 30"}})}),
+        turn("", "Back after the stop."),
+        turn("", "Summary: a file was declined and a sleep was stopped."),
+        turn("From the summary.", "Nothing is left to do."),
     });
     Terminal term(interactive_args(task, {}));
     REQUIRE_SCREEN(term, "/help for commands");
@@ -239,14 +243,59 @@ TEST_CASE("osprey on a terminal: n declines, Ctrl-C twice at an empty prompt qui
     REQUIRE_SCREEN(term, "denied");
     REQUIRE_SCREEN(term, "The user declined.");
     CHECK_FALSE(std::filesystem::exists(task.repo / "made.txt"));
+
+    // "a" allows the command; Ctrl-C stops it (SIGTERM to its process group) and the turn.
+    term.send("wait a while\r");
+    REQUIRE_SCREEN(term, "? allow shell echo waiting; sleep 30");
+    term.send("a\r");
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    const auto t0 = std::chrono::steady_clock::now();
+    term.send("\x03");
+    REQUIRE_SCREEN(term, "interrupted");
+    REQUIRE_SCREEN(term, "usage:");
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+    term.send("go on\r");
+    REQUIRE_SCREEN(term, "Back after the stop.");
+
+    // /compact: a summary, then a fresh context that the next message continues.
+    term.send("/compact\r");
+    REQUIRE_SCREEN(term, "context compacted:");
+    term.send("what is left?\r");
+    REQUIRE_SCREEN(term, "Nothing is left to do.");
     term.send("/nothink\r");
     REQUIRE_SCREEN(term, "mode: chat");
     term.send("/bogus\r");
     REQUIRE_SCREEN(term, "unknown command /bogus");
+    REQUIRE_SCREEN(term, "\n> ");  // at the prompt, Ctrl-C is a key
     term.send("\x03");
     REQUIRE_SCREEN(term, "Ctrl-C again");
+    REQUIRE_SCREEN(term, "\n> ");
     term.send("\x03");
     CHECK(term.finish() == 0);
+
+    auto store = osprey::memory::Store::open(task.data);
+    osprey::memory::Sessions sessions(store.db());
+    const auto list = sessions.list();
+    REQUIRE(list.size() == 2);  // the session and the copy kept at compaction
+    std::string id = list[0].parent_id ? *list[0].parent_id : list[0].id;
+    std::vector<json> events;
+    for (const auto& e : osprey::memory::read_journal(store.db(), id)) {
+        events.push_back(json::parse(e.payload));
+    }
+    const auto results = of_type(events, "tool.result");
+    REQUIRE(results.size() == 2);
+    CHECK(results[0].at("status") == "denied");
+    CHECK(results[1].at("status") == "interrupted");
+    const auto compactions = of_type(events, "compaction");
+    REQUIRE(compactions.size() == 1);
+    CHECK(compactions[0].at("old_session") != id);
+    // After the compaction the next message starts a fresh session: nothing reused, the
+    // compacted context and the message prefilled.
+    const auto usage = of_type(events, "usage");
+    REQUIRE(usage.size() == 6);
+    CHECK(usage[5].at("reused_tokens") == 0);
+    CHECK(usage[5].at("prompt_tokens").get<std::int64_t>() >
+          compactions[0].at("after_tokens").get<std::int64_t>());
 }
 
 TEST_CASE("osprey without a terminal keeps printing the usage") {

@@ -116,7 +116,10 @@ void Conversation::arm_signals() {
             terminated_ = true;
         }
         if (running_) {
+            renderer_.interrupted();
             agent_->interrupt(128 + sig);
+        } else if (sig == SIGINT) {
+            pending_interrupt_ = true;  // Ctrl-C between two prompts
         }
         arm_signals();
     });
@@ -127,10 +130,17 @@ void Conversation::poll() {
     io_.poll();
 }
 
+bool Conversation::take_pending_interrupt() {
+    const bool pending = pending_interrupt_;
+    pending_interrupt_ = false;
+    return pending;
+}
+
 AgentOutcome Conversation::run(const std::function<asio::awaitable<AgentOutcome>()>& work) {
     agent_->clear_interrupt();
     io_.restart();
     io_.poll();  // stale completions run before the work starts
+    pending_interrupt_ = false;
     running_ = true;
     bool done = false;
     std::exception_ptr error;

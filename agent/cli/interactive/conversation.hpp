@@ -48,6 +48,9 @@ public:
     asio::io_context& io() { return io_; }
     // Runs what the event loop has ready (signals that came while no work ran).
     void poll();
+    // Ctrl-C came while no work ran and no line was being edited (it counts as one at the
+    // prompt); clears it.
+    bool take_pending_interrupt();
     // SIGTERM arrived: the front end should end the session.
     bool terminated() const { return terminated_; }
     // The agent and journal can be replaced (resume, fork): the hooks of SessionCommands use
@@ -79,6 +82,7 @@ private:
     bool titled_ = false;
     bool running_ = false;
     bool terminated_ = false;
+    bool pending_interrupt_ = false;
     bool closed_ = false;
 };
 

@@ -142,6 +142,14 @@ void Renderer::clear_live() {
     }
 }
 
+void Renderer::interrupted() {
+    // The terminal echoed ^C where the cursor was: a live line is erased anyway, any other
+    // output needs a newline first.
+    if (!live_) {
+        at_line_start_ = false;
+    }
+}
+
 void Renderer::begin_turn() {
     turn_started_ = std::chrono::steady_clock::now();
     prompt_tokens_ = decoded_tokens_ = prefill_ms_ = decode_ms_ = steps_ = 0;
@@ -173,7 +181,7 @@ void Renderer::end_reasoning() {
     }
     clear_live();
     write(style_.dim("▸ thought for " + seconds(ms) + " · " + group_digits(words) +
-                     " words (/think show to expand)") +
+                     (words == 1 ? " word" : " words") + " (/think show to expand)") +
           "\n");
 }
 
@@ -299,6 +307,7 @@ void Renderer::on_event(const json& event) {
                                                    : style_.red("error: " + message)) +
               "\n");
     } else if (type == "compaction") {
+        context_tokens_ = event.at("after_tokens").get<std::int64_t>();
         ensure_newline();
         write(style_.magenta("context compacted: " +
                              group_digits(event.at("before_tokens").get<std::int64_t>()) + " → " +
@@ -350,7 +359,7 @@ void Renderer::show_result(const json& event) {
         }
         before_.erase(it);
     }
-    if (diffed && status == "ok") {
+    if (diffed) {
         return;
     }
     std::istringstream lines(output);

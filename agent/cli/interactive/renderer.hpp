@@ -34,6 +34,8 @@ public:
     // After the agent answered, stopped or failed: a newline if needed, what stopped it, usage.
     void end_turn(const AgentOutcome& outcome);
 
+    // Ctrl-C was pressed while the agent worked (the terminal echoed it).
+    void interrupted();
     // Erases the live line (before the terminal asks a question or prints something else).
     void clear_live();
     void set_show_reasoning(bool show) { show_reasoning_ = show; }

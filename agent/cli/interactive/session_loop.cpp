@@ -74,9 +74,15 @@ int run_interactive(const Args& args, Io& io, const SessionCommands& hooks) {
         bool quit = false;
         // A line ending in a backslash continues on the next line.
         for (bool first = true;; first = false) {
-            // Plain prompts: libedit draws them itself (no escape sequences, ASCII only).
-            const LineInput in = editor.read(first ? "> " : ". ", true);
             conversation.poll();
+            // Plain prompts: libedit draws them itself (no escape sequences, ASCII only).
+            LineInput in;
+            if (conversation.take_pending_interrupt()) {
+                in.kind = LineInput::Kind::interrupt;
+            } else {
+                in = editor.read(first ? "> " : ". ", true);
+                conversation.poll();
+            }
             if (conversation.terminated()) {
                 quit = true;
                 break;

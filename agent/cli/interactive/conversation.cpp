@@ -3,6 +3,7 @@
 #include <cctype>
 #include <csignal>
 
+#include "agent/cli/agent_setup.hpp"
 #include "memory/sessions.hpp"
 
 namespace osprey::agent::interactive {
@@ -25,6 +26,10 @@ Conversation::Conversation(ModelClient& model, tools::Registry& registry, memory
     init.model_fingerprint = model_.fingerprint();
     init.mode = options_.mode;
     session_id_ = sessions.create(init);
+    // Before a compaction the session as it was is copied into a child session.
+    options_.keep_old_session = [this](std::int64_t step) {
+        return cli::keep_session_copy(store_, session_id_, step);
+    };
     journal_ = std::make_unique<memory::Journal>(store_.db(), session_id_);
     agent_ = make_agent(session_id_, journal_.get());
     model_.set_prefill_progress([this](std::int64_t done, std::int64_t total) {

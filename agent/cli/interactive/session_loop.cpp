@@ -52,14 +52,7 @@ int run_interactive(const Args& args, Io& io, const SessionCommands& hooks) {
     const bool color = color_wanted();
     LineEditor editor(data_dir / "history");
     tools::Registry registry = tools::make_default_registry();
-    // The compaction copy needs the session id, known once the conversation exists.
-    std::string session_for_copy;
-    memory::Store& store_ref = *store;
-    options.keep_old_session = [&store_ref, &session_for_copy](std::int64_t step) {
-        return cli::keep_session_copy(store_ref, session_for_copy, step);
-    };
     Conversation conversation(*client, registry, *store, options, editor, std::cout, color);
-    session_for_copy = conversation.session_id();
     const Style& s = conversation.renderer().style();
     std::cout << s.bold("osprey") << " " << s.dim(build_info().version) << " · "
               << client->fingerprint() << " · mode " << options.mode << " · permission "

@@ -30,7 +30,8 @@ constexpr std::array kUsage = {F{"prompt_tokens", "integer"}, F{"decoded_tokens"
                                F{"reused_tokens", "integer"}, F{"context_tokens", "integer"},
                                F{"prefill_ms", "integer"},    F{"decode_ms", "integer"}};
 constexpr std::array kCompaction = {F{"before_tokens", "integer"}, F{"after_tokens", "integer"},
-                                    F{"old_session", "string"}};
+                                    F{"old_session", "string"},
+                                    F{"kept_messages", "integer", true}};
 constexpr std::array kTurnCompleted = {F{"finish_reason", "string"}};
 constexpr std::array kError = {F{"code", "string"}, F{"message", "string"},
                                F{"recoverable", "boolean"}};

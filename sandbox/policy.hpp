@@ -46,6 +46,9 @@ struct Limits {
     std::uint64_t output_stop_bytes = std::uint64_t{64}
                                       << 20;                   // stop the tree past this; 0 = never
     std::uint64_t private_tmp_bytes = std::uint64_t{2} << 30;  // size of the private /tmp
+    // Process::stop() (a user's interrupt) sends SIGTERM to the command's process group (every
+    // process, in a PID namespace) and waits this long before killing the tree; 0 = kill at once.
+    std::chrono::milliseconds stop_grace{2000};
 };
 
 struct Policy {

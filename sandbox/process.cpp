@@ -352,6 +352,7 @@ struct Process::State {
     Clock::time_point start;
     std::optional<Clock::time_point> deadline;
     std::optional<Clock::time_point> kill_at;  // fallback stop: SIGKILL init after a grace period
+    bool graceful = false;                     // stop() sent SIGTERM: the command may clean up
     std::optional<Clock::time_point> drain_until;
     std::optional<EndReason> forced;
     bool exited = false;
@@ -367,7 +368,7 @@ struct Process::State {
         if (pid > 0 && !exited) {
             if (!namespaces) {
                 // Without a PID namespace only init knows the tree: let it kill it first.
-                syscall(SYS_pidfd_send_signal, pidfd.get(), SIGTERM, nullptr, 0);
+                syscall(SYS_pidfd_send_signal, pidfd.get(), SIGUSR2, nullptr, 0);
                 pollfd pfd{pidfd.get(), POLLIN, 0};
                 poll(&pfd, 1, 1000);
             }
@@ -764,6 +765,7 @@ Process Process::start(const Command& command, const Policy& policy) {
         plan.bring_lo_up = namespaces && !policy.network;
         plan.drop_caps = namespaces || geteuid() == 0;
         plan.cap_last = cap_last();
+        plan.stop_grace_ms = static_cast<std::int64_t>(l.stop_grace.count());
 
         PipePair out = make_pipe();
         PipePair err = make_pipe();
@@ -993,11 +995,24 @@ void Process::stop(EndReason why) {
     if (!s.forced) {
         s.forced = why;
     }
+    if (why == EndReason::stopped && s.limits.stop_grace.count() > 0) {
+        // Graceful: init sends SIGTERM to the tree, waits stop_grace, then kills what is left.
+        // A second stop() during the grace period kills at once.
+        if (!s.graceful) {
+            s.graceful = true;
+            send_kill(*this, SIGTERM);
+            s.kill_at = Clock::now() + s.limits.stop_grace + std::chrono::milliseconds(1000);
+            return;
+        }
+    }
     if (s.namespaces) {
         send_kill(*this, SIGKILL);  // init dies, the kernel kills the rest of the namespace
-    } else if (!s.kill_at) {
-        send_kill(*this, SIGTERM);  // init kills its descendants, then exits
-        s.kill_at = Clock::now() + std::chrono::milliseconds(500);
+    } else {
+        send_kill(*this, SIGUSR2);  // init kills its descendants, then exits
+        const auto soon = Clock::now() + std::chrono::milliseconds(500);
+        if (!s.kill_at || *s.kill_at > soon) {
+            s.kill_at = soon;
+        }
     }
 }
 
@@ -1077,8 +1092,8 @@ RunResult Process::finish() {
     if (s.forced) {
         r.reason = *s.forced;
         if (!from_child || *from_child == EndReason::stopped) {
-            r.signal = SIGKILL;
-            r.exit_code = 128 + SIGKILL;
+            r.signal = s.graceful ? SIGTERM : SIGKILL;
+            r.exit_code = 128 + r.signal;
         }
     } else if (from_child) {
         r.reason = *from_child;

@@ -225,8 +225,18 @@ std::optional<std::string> Dispatcher::help_for(std::span<const std::string_view
     return found == nullptr ? help() : command_help(*found, full);
 }
 
+void Dispatcher::set_default_command(std::string name, std::function<bool()> applies) {
+    default_command_ = std::move(name);
+    default_applies_ = std::move(applies);
+}
+
 int Dispatcher::run(std::span<const std::string_view> args, Io& io) const {
+    const Command* fallback =
+        default_command_.empty() ? nullptr : find_command(commands_, default_command_);
     if (args.empty()) {
+        if (fallback != nullptr && default_applies_ && default_applies_()) {
+            return run_command(*fallback, program_, args, io);
+        }
         io.err << help();
         return kExitUsage;
     }
@@ -242,6 +252,9 @@ int Dispatcher::run(std::span<const std::string_view> args, Io& io) const {
             return kExitUsage;
         }
         return version_(io);
+    }
+    if (first.size() > 1 && first[0] == '-' && first != "--" && fallback != nullptr) {
+        return run_command(*fallback, program_, args, io);
     }
     if (first.size() > 1 && first[0] == '-') {
         io.err << program_ << ": unknown option '" << first << "'\nRun '" << program_

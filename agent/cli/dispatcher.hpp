@@ -78,6 +78,10 @@ public:
     void add(Command command);
     // The handler for `--version`/`-V` at the top level.
     void set_version_handler(std::function<int(Io&)> handler);
+    // The command `osprey` runs without a command name: with no arguments when `applies()`
+    // (otherwise the usage, exit 2), and whenever the first argument is an option other than
+    // --help/--version (the command then rejects what it cannot do). `name` must be added.
+    void set_default_command(std::string name, std::function<bool()> applies);
 
     // `args` excludes argv[0]. Returns the process exit code.
     int run(std::span<const std::string_view> args, Io& io) const;
@@ -95,6 +99,8 @@ private:
     std::string summary_;
     std::vector<Command> commands_;
     std::function<int(Io&)> version_;
+    std::string default_command_;
+    std::function<bool()> default_applies_;
 };
 
 // The closest name to `word` among `names` within a small edit distance, for "did you mean".

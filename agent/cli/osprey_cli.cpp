@@ -6,6 +6,7 @@
 #include "agent/cli/chat_commands.hpp"
 #include "agent/cli/codenav_bench.hpp"
 #include "agent/cli/info_commands.hpp"
+#include "agent/cli/interactive/session_loop.hpp"
 #include "agent/cli/model_commands.hpp"
 #include "agent/cli/notes_command.hpp"
 #include "agent/cli/run_command.hpp"
@@ -26,6 +27,7 @@ Dispatcher make_osprey_cli() {
     cli.add(chat_command());
     cli.add(model_command());
     cli.add(run_command());
+    cli.add(interactive::interactive_command());
     cli.add(tool_command());
     cli.add(sessions_command());
     cli.add(notes_command());
@@ -50,6 +52,7 @@ Dispatcher make_osprey_cli() {
     };
     cli.add(help);
     cli.set_version_handler([](Io& io) { return print_version(io, false); });
+    cli.set_default_command("interactive", interactive::on_terminal);
     return cli;
 }
 

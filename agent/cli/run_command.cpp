@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "agent/asio.hpp"
+#include "agent/cli/agent_setup.hpp"
 #include "agent/runtime/agent.hpp"
 #include "agent/runtime/kv_persistence.hpp"
 #include "agent/runtime/resume.hpp"
@@ -17,52 +18,11 @@
 #include "memory/notes.hpp"
 #include "memory/sessions.hpp"
 #include "memory/store.hpp"
-#include "model/errors.hpp"
-#include "model/weights.hpp"
 
 namespace osprey::agent::cli {
 namespace {
 
 using nlohmann::json;
-
-std::chrono::milliseconds parse_duration(const std::string& text) {
-    std::size_t used = 0;
-    long long n = 0;
-    try {
-        n = std::stoll(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    const std::string unit = text.substr(used);
-    if (used == 0 || n <= 0 || !(unit.empty() || unit == "s" || unit == "ms" || unit == "m")) {
-        throw UsageError("--timeout needs a positive duration such as 90, 90s, 500ms or 5m, got '" +
-                         text + "'");
-    }
-    if (unit == "ms") {
-        return std::chrono::milliseconds(n);
-    }
-    return std::chrono::milliseconds(n * (unit == "m" ? 60000 : 1000));
-}
-
-std::int64_t positive(const Args& args, const char* name) {
-    const std::string v = *args.value(name);
-    try {
-        std::size_t used = 0;
-        const long long n = std::stoll(v, &used);
-        if (used == v.size() && n > 0) {
-            return n;
-        }
-    } catch (const std::exception&) {
-    }
-    throw UsageError(std::string(name) + " needs a positive integer, got '" + v + "'");
-}
-
-std::filesystem::path default_tokenizer() {
-    if (const char* env = std::getenv("OSPREY_TOKENIZER"); env != nullptr && *env != '\0') {
-        return env;
-    }
-    return OSPREY_DEFAULT_TOKENIZER;
-}
 
 int run_agent(const Args& args, Io& io) {
     // The task.
@@ -90,14 +50,8 @@ int run_agent(const Args& args, Io& io) {
         prompt.clear();
     }
 
-    AgentOptions options;
+    AgentOptions options = agent_options_from(args, PermissionMode::read_only);
     options.prompt = prompt;
-    options.mode = args.value("--mode").value_or("think");
-    try {
-        (void)chat_options_for(options.mode);
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(std::string("--mode: ") + e.what());
-    }
     KvPersistence kv;
     if (auto b = args.value("--kv-disk-budget")) {
         try {
@@ -110,90 +64,18 @@ int run_agent(const Args& args, Io& io) {
     if (output != "text" && output != "json" && output != "stream-json") {
         throw UsageError("--output must be text, json or stream-json, got '" + output + "'");
     }
-    try {
-        options.permission =
-            parse_permission_mode(args.value("--permission").value_or("read-only"));
-        for (const auto& r : args.values("--allow")) {
-            options.rules.push_back(parse_permission_rule(r, true));
-        }
-        for (const auto& r : args.values("--deny")) {
-            options.rules.push_back(parse_permission_rule(r, false));
-        }
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-    }
-    if (args.has("--max-steps")) {
-        options.budgets.max_steps = positive(args, "--max-steps");
-    }
-    if (args.has("--max-tokens")) {
-        options.budgets.max_tokens = positive(args, "--max-tokens");
-    }
-    if (args.has("--context-limit")) {
-        options.context_limit = positive(args, "--context-limit");
-    }
-    if (auto t = args.value("--timeout")) {
-        options.budgets.timeout = parse_duration(*t);
-    }
 
     // The model.
-    const auto spec = args.value("--model");
-    if (!spec) {
-        throw UsageError(
-            "--model is required: a model folder, or scripted:FILE for the test "
-            "backend");
-    }
-    std::filesystem::path tokenizer_path = args.value("--tokenizer").value_or("");
-    const bool scripted = spec->rfind("scripted:", 0) == 0;
-    if (tokenizer_path.empty()) {
-        tokenizer_path = (!scripted && std::filesystem::exists(*spec + "/tokenizer.json"))
-                             ? std::filesystem::path(*spec) / "tokenizer.json"
-                             : default_tokenizer();
-    }
-    std::shared_ptr<const model::Tokenizer> tokenizer;
-    try {
-        tokenizer =
-            std::make_shared<const model::Tokenizer>(model::Tokenizer::load(tokenizer_path));
-    } catch (const std::exception& e) {
-        io.err << "osprey run: cannot load the tokenizer: " << e.what() << "\n";
-        return kExitUsage;
-    }
     std::unique_ptr<ModelClient> client;
     try {
-        if (scripted) {
-            const std::string file = spec->substr(9);
-            client = std::make_unique<ModelClient>(tokenizer, load_script(file), *spec);
-        } else {
-            auto weights = model::load_model(*spec);
-            std::shared_ptr<model::Backend> backend = model::make_cpu_backend(weights);
-            model::SamplingParams sampling;
-            sampling.temperature = 1.0F;
-            sampling.top_p = 1.0F;
-            if (args.has("--seed")) {
-                sampling.seed = static_cast<std::uint64_t>(positive(args, "--seed"));
-            }
-            client = std::make_unique<ModelClient>(tokenizer, backend, model::SessionOptions{},
-                                                   sampling, "local:" + *spec);
-        }
-    } catch (const std::exception& e) {
-        io.err << "osprey run: cannot load the model " << *spec << ": " << e.what() << "\n";
+        client = model_client_from(args);
+    } catch (const ModelLoadError& e) {
+        io.err << "osprey run: " << e.what() << "\n";
         return kExitUsage;
-    }
-
-    if (args.has("--token-delay")) {
-        client->set_token_delay(std::chrono::milliseconds(positive(args, "--token-delay")));
     }
 
     // The journal.
-    std::filesystem::path data_dir;
-    if (auto d = args.value("--data-dir")) {
-        data_dir = *d;
-    } else {
-        try {
-            data_dir = memory::default_data_dir();
-        } catch (const std::exception& e) {
-            throw UsageError(std::string("no data folder: ") + e.what() + " (use --data-dir)");
-        }
-    }
+    const std::filesystem::path data_dir = data_dir_from(args);
     std::optional<memory::Store> store;
     try {
         store.emplace(memory::Store::open(data_dir));
@@ -254,18 +136,22 @@ int run_agent(const Args& args, Io& io) {
         if (!args.has("--permission")) {
             options.permission = parse_permission_mode(resumed->permission);
         }
+        if (prompt.empty()) {
+            drop_partial_turn(*resumed);  // a cut-off turn is generated again
+        }
         if (fork_ref && resumed->answered && prompt.empty()) {
             throw UsageError(
                 "--fork: that step ends with the model's answer; give a prompt for "
                 "the fork to go on with");
         }
     }
-    std::error_code ec;
-    const std::filesystem::path cwd =
-        args.value("--cwd").value_or(earlier ? earlier->workspace : std::string("."));
-    options.workspace = std::filesystem::canonical(cwd, ec);
-    if (ec || !std::filesystem::is_directory(options.workspace)) {
-        throw UsageError("--cwd: '" + cwd.string() + "' is not a folder");
+    if (earlier && !args.has("--cwd")) {
+        std::error_code ec;
+        options.workspace = std::filesystem::canonical(earlier->workspace, ec);
+        if (ec) {
+            throw UsageError("the workspace of session " + earlier->id + " (" + earlier->workspace +
+                             ") is gone; give --cwd");
+        }
     }
 
     std::string session_id;
@@ -284,6 +170,9 @@ int run_agent(const Args& args, Io& io) {
         }
         session_id = sessions.create(init);
     }
+    options.keep_old_session = [&store, &session_id](std::int64_t step) {
+        return keep_session_copy(*store, session_id, step);
+    };
     memory::Journal journal(store->db(), session_id);
     memory::ToolLog tool_log(store->db());
     if (fork_ref) {
@@ -430,30 +319,17 @@ Command run_command() {
     cmd.max_positionals = 1;
     cmd.options = {
         {"-p", "PROMPT", "the task (instead of the PROMPT argument or stdin)"},
-        {"--model", "DIR|scripted:FILE", "a model folder, or the scripted test backend"},
-        {"--tokenizer", "FILE", "tokenizer.json (default: the model's, else the test tokenizer)"},
         {"--output", "FORMAT", "text (default), json (the final object) or stream-json (events)"},
-        {"--mode", "MODE", "chat, think (default) or max"},
-        {"--cwd", "DIR", "the workspace root (default: .)"},
-        {"--max-steps", "N", "stop after N model turns (exit 3)"},
-        {"--max-tokens", "N", "stop after N generated tokens (exit 3)"},
-        {"--timeout", "DURATION", "stop after this wall time: 90, 90s, 500ms, 5m (exit 3)"},
-        {"--context-limit", "N",
-         "compact (summarise, restart the session) when the context nears N tokens"},
-        {"--permission", "MODE", "read-only (default), ask, auto or full"},
-        {"--allow", "RULE", "allow TOOL or TOOL(PATTERN), e.g. 'shell(make *)'", true},
-        {"--deny", "RULE", "deny TOOL or TOOL(PATTERN)", true},
-        {"--data-dir", "DIR",
-         "where sessions and journals are kept (default ~/.local/share/osprey)"},
         {"--resume", "ID|last",
          "continue a session from its journal and KV snapshots (PROMPT: a follow-up message)"},
         {"--fork", "ID[@STEP]",
          "start a new session from another's state after STEP (default: its end) and go on "
          "with PROMPT"},
         {"--kv-disk-budget", "SIZE", "disk space for KV snapshots, LRU-evicted (default 20G)"},
-        {"--seed", "N", "sampling seed of the local backend"},
-        {"--token-delay", "MS", "pause before each generated token (demos, interruption tests)"},
     };
+    for (auto& o : agent_cli_options("read-only")) {
+        cmd.options.push_back(std::move(o));
+    }
     cmd.run = run_agent;
     return cmd;
 }

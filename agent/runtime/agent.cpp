@@ -235,6 +235,9 @@ void Agent::interrupt(int exit_code) {
 }
 
 void Agent::on_parse_event(const model::ParseEvent& event) {
+    if (parse_observer_) {
+        parse_observer_(event);
+    }
     if (event.kind == model::ParseEventKind::reasoning_delta) {
         emit("reasoning.delta", {{"text", event.text}}, memory::Durability::batched);
     } else if (event.kind == model::ParseEventKind::text_delta) {
@@ -313,6 +316,7 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
             }
             return took;
         });
+        pending.clear();  // in the session now, whatever happens to the generation
         totals_.prompt_tokens += appended;
         emit("turn.started", {{"prompt_tokens", appended}});
         const std::int64_t left = options_.budgets.max_tokens
@@ -375,79 +379,251 @@ void Agent::emit_started(const std::optional<std::string>& resumed_from, const j
     emit("session.started", std::move(fields));
 }
 
-asio::awaitable<AgentOutcome> Agent::run() {
+void Agent::begin() {
+    if (began_) {
+        return;
+    }
+    began_ = true;
     started_ = Clock::now();
     emit_started(std::nullopt, json::object());
-    LoopState state;
+}
+
+void Agent::begin_resumed(ResumeState& state, const std::string& resumed_from,
+                          const json& restore_info) {
+    began_ = true;
+    started_ = Clock::now();
+    totals_.steps = state.steps;
+    stamper_.set_step(state.steps);
+    emit_started(resumed_from, restore_info);
+    model_.set_next_script_turn(state.next_script_turn);
+    messages_ = std::move(state.messages);
+    pending_ = std::move(state.pending);
+    pending_from_ = state.tail_start;
+    last_eos_ = state.last_eos;
+    base_tokens_ = state.base_tokens;
+    unrendered_ = std::move(state.unrendered);
+    needs_full_render_ = state.needs_full_render;
+    totals_.final_text = state.final_text;
+    open_turn_ = std::move(state.unfinished);
+}
+
+asio::awaitable<std::optional<AgentOutcome>> Agent::settle_open_turn() {
+    if (!open_turn_) {
+        co_return std::nullopt;
+    }
+    UnfinishedTurn turn = std::move(*open_turn_);
+    open_turn_.reset();
+    json tail = json::array();
+    const bool loop_stop = co_await answer_calls(turn, tail);
+    if (turn.interrupted) {
+        // The scripted test double plays the cut-off turn again, as a model told of the
+        // interruption would redo its calls.
+        model_.set_next_script_turn(turn.script_turn);
+    }
+    messages_.push_back(turn.assistant);
+    unrendered_ = tail;
+    record("agent.unrendered", {{"assistant", turn.assistant}, {"tail", tail}});
+    if (cancel_.load()) {
+        co_return interrupted_outcome();
+    }
+    if (loop_stop) {
+        emit("error", {{"code", "loop"},
+                       {"message",
+                        "the same tool call returned the same result four times in a row; the "
+                        "task was stopped"},
+                       {"recoverable", false}});
+        co_return turn_result({3, "loop", "", 0, 0, 0, 0});
+    }
+    co_return std::nullopt;
+}
+
+asio::awaitable<AgentOutcome> Agent::resume(ResumeState state, std::string resumed_from,
+                                            json restore_info) {
+    const bool answered = state.answered;
+    begin_resumed(state, resumed_from, restore_info);
+    asio::steady_timer timer(io_);
+    if (options_.budgets.timeout) {
+        timer.expires_after(*options_.budgets.timeout);
+        timer.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) {
+                timed_out_ = true;
+                cancel_ = true;
+            }
+        });
+    }
+    struct TimerGuard {
+        asio::steady_timer& t;
+        ~TimerGuard() { t.cancel(); }
+    } timer_guard{timer};
+    const bool follow_up = options_.prompt.find_first_not_of(" \t\r\n") != std::string::npos;
+    if (!follow_up && open_turn_) {
+        // Go on where the task stopped: answer the open calls and continue the same turn.
+        co_return finish(co_await loop(std::exchange(open_turn_, std::nullopt)));
+    }
+    if (std::optional<AgentOutcome> stopped = co_await settle_open_turn()) {
+        co_return finish(std::move(*stopped));
+    }
+    if (follow_up) {
+        co_return finish(co_await run_turn(options_.prompt));
+    }
+    if (answered && pending_.empty() && unrendered_.empty()) {
+        co_return finish(turn_result({0, "done", totals_.final_text, 0, 0, 0, 0}));
+    }
+    if (pending_.empty() || needs_full_render_) {
+        // Tool results (or a compacted history) still to render: they go in as the next turn.
+        try {
+            json tail = std::move(unrendered_);
+            unrendered_ = json::array();
+            if (messages_.empty() || needs_full_render_) {
+                for (auto& m : tail) {
+                    messages_.push_back(m);
+                }
+                pending_ = model_.encode(model::render_chat(messages_, chat_));
+                pending_from_ = 0;
+                needs_full_render_ = false;
+                base_tokens_ = static_cast<std::int64_t>(pending_.size());
+            } else {
+                pending_ = model_.encode(model::render_chat_suffix(messages_, tail, chat_));
+                pending_from_ = messages_.size();
+                for (auto& m : tail) {
+                    messages_.push_back(m);
+                }
+            }
+        } catch (const std::exception& e) {
+            emit("error", {{"code", "model_error"},
+                           {"message", std::string("cannot render the history: ") + e.what()},
+                           {"recoverable", false}});
+            co_return finish(turn_result({1, "failed", "", 0, 0, 0, 0}));
+        }
+        record_prompt(false);
+    }
+    co_return finish(co_await loop(std::nullopt));
+}
+
+void Agent::record_prompt(bool first) {
+    json fields = {{"messages", messages_},
+                   {"tokens", pending_},
+                   {"tail_start", pending_from_},
+                   {"base_tokens", base_tokens_}};
+    if (first) {
+        fields["prompt"] = options_.prompt;
+        fields["mode"] = options_.mode;
+        fields["permission"] = std::string(to_string(options_.permission));
+    }
+    record(first ? "agent.start" : "agent.prompt", std::move(fields));
+}
+
+asio::awaitable<AgentOutcome> Agent::run() {
+    begin();
+    asio::steady_timer timer(io_);
+    if (options_.budgets.timeout) {
+        timer.expires_after(*options_.budgets.timeout);
+        timer.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) {
+                timed_out_ = true;
+                cancel_ = true;
+            }
+        });
+    }
+    struct TimerGuard {
+        asio::steady_timer& t;
+        ~TimerGuard() { t.cancel(); }
+    } timer_guard{timer};
+    AgentOutcome outcome = co_await run_turn(options_.prompt);
+    co_return finish(std::move(outcome));
+}
+
+void Agent::clear_interrupt() {
+    cancel_ = false;
+    interrupt_code_ = 0;
+    timed_out_ = false;
+}
+
+void Agent::set_mode(std::string_view mode) {
+    chat_ = chat_options_for(mode);
+    options_.mode = std::string(mode);
+}
+
+void Agent::set_approver(std::function<Approval(const ApprovalRequest&)> approver) {
+    approver_ = std::move(approver);
+}
+
+void Agent::set_parse_observer(std::function<void(const model::ParseEvent&)> observer) {
+    parse_observer_ = std::move(observer);
+}
+
+AgentOutcome Agent::totals() const {
+    AgentOutcome t = totals_;
+    t.context_tokens = model_.context_tokens();
+    return t;
+}
+
+AgentOutcome Agent::turn_result(AgentOutcome outcome) {
+    outcome.steps = totals_.steps;
+    outcome.prompt_tokens = totals_.prompt_tokens;
+    outcome.decoded_tokens = totals_.decoded_tokens;
+    outcome.context_tokens = model_.context_tokens();
+    return outcome;
+}
+
+AgentOutcome Agent::interrupted_outcome() {
+    AgentOutcome o;
+    if (timed_out_) {
+        o.exit_code = 3;
+        o.exit_reason = "budget";
+        emit("error", {{"code", "budget"},
+                       {"message", "reached --timeout " +
+                                       std::to_string(options_.budgets.timeout->count()) + " ms"},
+                       {"recoverable", false}});
+    } else {
+        o.exit_code = interrupt_code_ != 0 ? interrupt_code_ : 130;
+        o.exit_reason = "interrupted";
+    }
+    return turn_result(o);
+}
+
+asio::awaitable<AgentOutcome> Agent::run_turn(std::string user_message) {
+    begin();
+    if (std::optional<AgentOutcome> stopped = co_await settle_open_turn()) {
+        co_return *stopped;
+    }
+    const bool first = messages_.empty();
+    // Render what is new: the whole prompt the first time, else the suffix after the history.
     try {
-        json system = {{"role", "system"},
-                       {"content", system_prompt(options_.workspace, options_.project_notes)},
-                       {"tools", tool_specs(registry_)}};
-        state.messages = json::array({system, {{"role", "user"}, {"content", options_.prompt}}});
-        state.pending = model_.encode(model::render_chat(state.messages, chat_));
+        json tail = std::move(unrendered_);
+        unrendered_ = json::array();
+        tail.push_back({{"role", "user"}, {"content", user_message}});
+        std::vector<std::int32_t> tokens;
+        if (messages_.empty() || needs_full_render_) {
+            if (messages_.empty()) {
+                messages_.push_back(
+                    {{"role", "system"},
+                     {"content", system_prompt(options_.workspace, options_.project_notes)},
+                     {"tools", tool_specs(registry_)}});
+            }
+            for (auto& m : tail) {
+                messages_.push_back(m);
+            }
+            tokens = model_.encode(model::render_chat(messages_, chat_));
+            needs_full_render_ = false;
+            pending_from_ = 0;
+            base_tokens_ = static_cast<std::int64_t>(tokens.size());
+        } else {
+            tokens = model_.encode(model::render_chat_suffix(messages_, tail, chat_));
+            pending_from_ = messages_.size();
+            for (auto& m : tail) {
+                messages_.push_back(m);
+            }
+        }
+        pending_.insert(pending_.end(), tokens.begin(), tokens.end());
     } catch (const std::exception& e) {
         emit("error", {{"code", "model_error"},
                        {"message", std::string("cannot render the prompt: ") + e.what()},
                        {"recoverable", false}});
-        co_return finish({1, "failed", "", 0, 0, 0, 0});
+        co_return turn_result({1, "failed", "", 0, 0, 0, 0});
     }
-    state.base_tokens = static_cast<std::int64_t>(state.pending.size());
-    record("agent.start", {{"prompt", options_.prompt},
-                           {"mode", options_.mode},
-                           {"permission", std::string(to_string(options_.permission))},
-                           {"messages", state.messages},
-                           {"tokens", state.pending}});
-    co_return co_await loop(std::move(state), std::nullopt);
-}
-
-asio::awaitable<AgentOutcome> Agent::resume(ResumeState resumed, std::string resumed_from,
-                                            json restore_info) {
-    started_ = Clock::now();
-    totals_.steps = resumed.steps;
-    stamper_.set_step(resumed.steps);
-    emit_started(resumed_from, restore_info);
-    model_.set_next_script_turn(resumed.next_script_turn);
-    LoopState state;
-    state.messages = std::move(resumed.messages);
-    state.pending = std::move(resumed.pending);
-    state.last_eos = resumed.last_eos;
-    state.base_tokens = resumed.base_tokens;
-    const bool follow_up = options_.prompt.find_first_not_of(" \t\r\n") != std::string::npos;
-    if (resumed.answered && !follow_up) {
-        totals_.final_text = resumed.final_text;
-        co_return finish({0, "done", resumed.final_text, 0, 0, 0, 0});
-    }
-    if (follow_up && !resumed.unfinished) {
-        // A new user message after what the session holds; what was rendered but not yet fed
-        // is rendered again together with it.
-        try {
-            const json user = {{"role", "user"}, {"content", options_.prompt}};
-            if (resumed.context.empty()) {
-                state.messages.push_back(user);
-                state.pending = model_.encode(model::render_chat(state.messages, chat_));
-                state.base_tokens = static_cast<std::int64_t>(state.pending.size());
-            } else {
-                const auto split = static_cast<std::ptrdiff_t>(
-                    std::min<std::size_t>(resumed.tail_start, state.messages.size()));
-                json context(state.messages.begin(), state.messages.begin() + split);
-                json tail(state.messages.begin() + split, state.messages.end());
-                tail.push_back(user);
-                state.pending = model_.encode(model::render_chat_suffix(context, tail, chat_));
-                state.messages.push_back(user);
-            }
-        } catch (const std::exception& e) {
-            emit("error", {{"code", "model_error"},
-                           {"message", std::string("cannot render the prompt: ") + e.what()},
-                           {"recoverable", false}});
-            co_return finish({1, "failed", "", 0, 0, 0, 0});
-        }
-        record("agent.prompt", {{"messages", state.messages},
-                                {"tokens", state.pending},
-                                {"tail_start", resumed.tail_start}});
-    } else if (follow_up) {
-        state.user_after_tools = options_.prompt;
-    }
-    co_return co_await loop(std::move(state), std::move(resumed.unfinished));
+    record_prompt(first);
+    co_return co_await loop(std::nullopt);
 }
 
 asio::awaitable<bool> Agent::answer_calls(UnfinishedTurn& turn, json& tail) {
@@ -545,8 +721,24 @@ asio::awaitable<bool> Agent::answer_calls(UnfinishedTurn& turn, json& tail) {
             emit("error",
                  {{"code", "invalid_arguments"}, {"message", o.output}, {"recoverable", true}});
         } else {
-            PermissionVerdict verdict = policy_.check(call.name, access_of(tool->permission),
-                                                      permission_subject(arguments[i]));
+            const std::string subject = permission_subject(arguments[i]);
+            PermissionVerdict verdict =
+                policy_.check(call.name, access_of(tool->permission), subject);
+            bool declined = false;
+            if (verdict.decision == Decision::ask && approver_ && !cancel_.load()) {
+                const Approval answer = approver_({call.name, subject, arguments[i]});
+                if (answer == Approval::always) {
+                    // Commands: this exact command; file tools: any path.
+                    policy_.allow_always(
+                        call.name,
+                        tool->permission == tools::Permission::execute && !subject.empty() ? subject
+                                                                                           : "*");
+                }
+                declined = answer == Approval::no;
+                if (!declined) {
+                    verdict.decision = Decision::allow;
+                }
+            }
             if (verdict.decision == Decision::allow) {
                 if (tool_log_ != nullptr && call_seq >= 0) {
                     log_ids[i] =
@@ -560,7 +752,8 @@ asio::awaitable<bool> Agent::answer_calls(UnfinishedTurn& turn, json& tail) {
             }
             o.status = "denied";
             o.output = "denied: " +
-                       (verdict.decision == Decision::ask
+                       (declined ? "the user declined this call; ask them or take another way"
+                        : verdict.decision == Decision::ask
                             ? "this call needs the user's approval, and a headless run cannot "
                               "ask; the user can allow it with --permission auto or --allow '" +
                                   call.name + "(PATTERN)'"
@@ -608,42 +801,12 @@ asio::awaitable<bool> Agent::answer_calls(UnfinishedTurn& turn, json& tail) {
     co_return loop_stop;
 }
 
-asio::awaitable<AgentOutcome> Agent::loop(LoopState state, std::optional<UnfinishedTurn> carried) {
-    asio::steady_timer timer(io_);
-    if (options_.budgets.timeout) {
-        timer.expires_after(*options_.budgets.timeout);
-        timer.async_wait([this](const boost::system::error_code& ec) {
-            if (!ec) {
-                timed_out_ = true;
-                cancel_ = true;
-            }
-        });
-    }
-    struct TimerGuard {
-        asio::steady_timer& t;
-        ~TimerGuard() { t.cancel(); }
-    } timer_guard{timer};
-
-    const auto interrupted = [this]() {
-        AgentOutcome o;
-        if (timed_out_) {
-            o.exit_code = 3;
-            o.exit_reason = "budget";
-            emit("error",
-                 {{"code", "budget"},
-                  {"message", "reached --timeout " +
-                                  std::to_string(options_.budgets.timeout->count()) + " ms"},
-                  {"recoverable", false}});
-        } else {
-            o.exit_code = interrupt_code_ != 0 ? interrupt_code_ : 130;
-            o.exit_reason = "interrupted";
-        }
-        return o;
-    };
-
-    json& messages = state.messages;
-    std::vector<std::int32_t>& pending = state.pending;
-    bool& last_eos = state.last_eos;
+asio::awaitable<AgentOutcome> Agent::loop(std::optional<UnfinishedTurn> carried) {
+    const auto interrupted = [this]() { return interrupted_outcome(); };
+    json& messages = messages_;
+    std::vector<std::int32_t>& pending = pending_;
+    bool& last_eos = last_eos_;
+    std::int64_t& base_tokens = base_tokens_;
     while (true) {
         UnfinishedTurn turn;
         if (carried) {
@@ -653,49 +816,66 @@ asio::awaitable<AgentOutcome> Agent::loop(LoopState state, std::optional<Unfinis
             const auto elapsed =
                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
             if (cancel_.load()) {
-                co_return finish(interrupted());
+                co_return interrupted();
             }
             if (auto over = exceeded_budget(options_.budgets, totals_.steps, totals_.decoded_tokens,
                                             elapsed)) {
                 emit("error", {{"code", "budget"}, {"message", *over}, {"recoverable", false}});
-                co_return finish({3, "budget", "", 0, 0, 0, 0});
+                co_return turn_result({3, "budget", "", 0, 0, 0, 0});
             }
             std::optional<TurnOutput> produced = co_await model_turn(pending, last_eos);
             if (!produced) {
-                co_return finish({1, "failed", "", 0, 0, 0, 0});
+                co_return turn_result({1, "failed", "", 0, 0, 0, 0});
             }
             TurnOutput& out = *produced;
+            if (out.finish == FinishReason::cancelled || out.finish == FinishReason::max_tokens) {
+                // What was generated stays in the session; the next turn closes it with an EOS.
+                json partial = model::message_to_json(out.message);
+                partial.erase("tool_calls");
+                record("agent.turn", {{"assistant", partial},
+                                      {"calls", json::array()},
+                                      {"parse_error", nullptr},
+                                      {"fed", last_fed_},
+                                      {"tokens", last_generated_},
+                                      {"eos", out.ended_with_eos},
+                                      {"script_turn", model_.script_turn()},
+                                      {"partial", true}});
+                messages.push_back(std::move(partial));
+            }
             if (out.finish == FinishReason::cancelled) {
-                co_return finish(interrupted());
+                co_return interrupted();
             }
             if (out.finish == FinishReason::max_tokens) {
                 emit("error", {{"code", "budget"},
                                {"message", "reached --max-tokens " +
                                                std::to_string(*options_.budgets.max_tokens)},
                                {"recoverable", false}});
-                co_return finish({3, "budget", out.message.content, 0, 0, 0, 0});
+                co_return turn_result({3, "budget", out.message.content, 0, 0, 0, 0});
             }
             turn = turn_from(out);
             if (!turn.parse_error && turn.calls.empty()) {
                 totals_.final_text = out.message.content;
-                co_return finish({0, "done", out.message.content, 0, 0, 0, 0});
+                messages.push_back(turn.assistant);
+                co_return turn_result({0, "done", out.message.content, 0, 0, 0, 0});
             }
         }
 
         json tail = json::array();
         const bool loop_stop = co_await answer_calls(turn, tail);
-        if (state.user_after_tools) {
-            // A follow-up prompt given when resuming a task that was cut off mid-tools.
-            tail.push_back({{"role", "user"}, {"content", *state.user_after_tools}});
-            state.user_after_tools.reset();
-        }
         if (turn.interrupted) {
             // The scripted test double plays the cut-off turn again, as a model told of the
             // interruption would redo its calls.
             model_.set_next_script_turn(turn.script_turn);
         }
+        const json assistant = turn.assistant;
+        if (cancel_.load() || loop_stop) {
+            // The calls are in the session; their results go in with the next message.
+            messages.push_back(assistant);
+            unrendered_ = tail;
+            record("agent.unrendered", {{"assistant", assistant}, {"tail", tail}});
+        }
         if (cancel_.load()) {
-            co_return finish(interrupted());
+            co_return interrupted();
         }
         if (loop_stop) {
             emit("error",
@@ -704,15 +884,13 @@ asio::awaitable<AgentOutcome> Agent::loop(LoopState state, std::optional<Unfinis
                    "the same tool call returned the same result four times in a row; the task "
                    "was stopped"},
                   {"recoverable", false}});
-            co_return finish({3, "loop", "", 0, 0, 0, 0});
+            co_return turn_result({3, "loop", "", 0, 0, 0, 0});
         }
-        const json assistant = turn.assistant;
-        json before_tail;
         try {
             json context = messages;
             context.push_back(assistant);
             const std::string suffix = model::render_chat_suffix(context, tail, chat_);
-            before_tail = context;
+            pending_from_ = context.size();
             messages = std::move(context);
             for (auto& m : tail) {
                 messages.push_back(m);
@@ -722,56 +900,168 @@ asio::awaitable<AgentOutcome> Agent::loop(LoopState state, std::optional<Unfinis
             emit("error", {{"code", "model_error"},
                            {"message", std::string("cannot render the tool results: ") + e.what()},
                            {"recoverable", false}});
-            co_return finish({1, "failed", "", 0, 0, 0, 0});
+            co_return turn_result({1, "failed", "", 0, 0, 0, 0});
         }
         record("agent.append", {{"tail", tail}, {"tokens", pending}});
         const std::int64_t context_now = model_.context_tokens();
         if (options_.context_limit &&
             context_now + static_cast<std::int64_t>(pending.size()) >=
                 *options_.context_limit * 4 / 5 &&
-            context_now + static_cast<std::int64_t>(pending.size()) - state.base_tokens >=
+            context_now + static_cast<std::int64_t>(pending.size()) - base_tokens >=
                 *options_.context_limit / 8) {
-            // Compaction: the model summarises in the old session, then a new one starts from the
-            // system prompt + task + summary. The journal keeps the full history.
+            if (std::optional<AgentOutcome> stopped = co_await compact_session()) {
+                co_return *stopped;
+            }
             try {
-                json request = tail;
-                request.push_back({{"role", "user"}, {"content", std::string(kSummaryRequest)}});
-                pending = model_.encode(model::render_chat_suffix(before_tail, request, chat_));
+                pending = model_.encode(model::render_chat(messages, chat_));
+                needs_full_render_ = false;
+                pending_from_ = 0;
+                base_tokens = static_cast<std::int64_t>(pending.size());
             } catch (const std::exception& e) {
                 emit("error",
                      {{"code", "model_error"},
-                      {"message", std::string("cannot render the summary request: ") + e.what()},
+                      {"message", std::string("cannot render the compacted context: ") + e.what()},
                       {"recoverable", false}});
-                co_return finish({1, "failed", "", 0, 0, 0, 0});
+                co_return turn_result({1, "failed", "", 0, 0, 0, 0});
             }
-            std::optional<TurnOutput> summary = co_await model_turn(pending, last_eos);
-            if (!summary) {
-                co_return finish({1, "failed", "", 0, 0, 0, 0});
-            }
-            if (summary->finish == FinishReason::cancelled) {
-                co_return finish(interrupted());
-            }
-            std::string text = summary->message.content;
-            if (text.empty()) {
-                text = summary->message.reasoning_content;
-            }
-            model_.reset();
-            messages = json::array({messages[0],
-                                    {{"role", "user"},
-                                     {"content", options_.prompt +
-                                                     "\n\n[The context was compacted. Your "
-                                                     "summary of the work so far:]\n" +
-                                                     text}}});
-            pending = model_.encode(model::render_chat(messages, chat_));
-            last_eos = true;
-            state.base_tokens = static_cast<std::int64_t>(pending.size());
-            guard_ = LoopGuard();
-            record("agent.compact", {{"messages", messages}, {"tokens", pending}});
-            emit("compaction", {{"before_tokens", context_now},
-                                {"after_tokens", state.base_tokens},
-                                {"old_session", session_id_}});
+            record_prompt(false);
         }
     }
+}
+
+asio::awaitable<AgentOutcome> Agent::compact() {
+    begin();
+    if (messages_.size() < 2 || needs_full_render_) {
+        co_return turn_result({0, "done", "", 0, 0, 0, 0});  // nothing to compact
+    }
+    if (std::optional<AgentOutcome> stopped = co_await compact_session()) {
+        co_return *stopped;
+    }
+    co_return turn_result({0, "done", "", 0, 0, 0, 0});
+}
+
+// Compaction: the model summarises in the old session; the old session is kept (journaled in full,
+// and handed to options_.keep_old_session); then messages_ becomes system prompt + the first
+// request and the summary + the most recent turns that fit in a quarter of the limit, to be
+// rendered whole into a fresh session by whoever continues. nullopt when it was done.
+asio::awaitable<std::optional<AgentOutcome>> Agent::compact_session() {
+    const std::int64_t before =
+        model_.context_tokens() + static_cast<std::int64_t>(pending_.size());
+    try {
+        // The request is rendered together with what is not prefilled yet (tool results), as
+        // one turn: [rendered context] + [pending messages, unrendered ones, the request].
+        const std::size_t from = pending_.empty() ? messages_.size() : pending_from_;
+        json context = json::array();
+        json request = json::array();
+        for (std::size_t i = 0; i < messages_.size(); ++i) {
+            (i < from ? context : request).push_back(messages_[i]);
+        }
+        for (auto& m : unrendered_) {
+            request.push_back(std::move(m));
+        }
+        unrendered_ = json::array();
+        request.push_back({{"role", "user"}, {"content", std::string(kSummaryRequest)}});
+        messages_ = context;
+        for (const auto& m : request) {
+            messages_.push_back(m);
+        }
+        pending_ =
+            model_.encode(context.empty() ? model::render_chat(messages_, chat_)
+                                          : model::render_chat_suffix(context, request, chat_));
+    } catch (const std::exception& e) {
+        emit("error", {{"code", "model_error"},
+                       {"message", std::string("cannot render the summary request: ") + e.what()},
+                       {"recoverable", false}});
+        co_return turn_result({1, "failed", "", 0, 0, 0, 0});
+    }
+    json history = messages_;
+    history.erase(history.size() - 1);  // the summary request
+    std::optional<TurnOutput> summary = co_await model_turn(pending_, last_eos_);
+    if (!summary) {
+        co_return turn_result({1, "failed", "", 0, 0, 0, 0});
+    }
+    json answer = model::message_to_json(summary->message);
+    answer.erase("tool_calls");
+    messages_.push_back(std::move(answer));
+    if (summary->finish == FinishReason::cancelled) {
+        co_return interrupted_outcome();
+    }
+    std::string text = summary->message.content;
+    if (text.empty()) {
+        text = summary->message.reasoning_content;
+    }
+
+    // The most recent turns: the longest run of whole messages, starting at an assistant message,
+    // whose text fits in a quarter of the limit (of the context now, without one).
+    const std::int64_t budget = (options_.context_limit ? *options_.context_limit : before) / 4;
+    std::size_t keep_from = history.size();
+    std::int64_t used = 0;
+    for (std::size_t i = history.size(); i-- > 2;) {
+        used += static_cast<std::int64_t>(model_.encode(history[i].dump()).size());
+        if (used > budget) {
+            break;
+        }
+        if (history[i].value("role", "") == "assistant") {
+            keep_from = i;
+        }
+    }
+    std::string first_request;
+    std::string latest_request;
+    for (std::size_t i = 1; i < history.size(); ++i) {
+        if (history[i].value("role", "") == "user" && history[i].contains("content") &&
+            history[i].at("content").is_string()) {
+            (first_request.empty() ? first_request : latest_request) =
+                history[i].at("content").get<std::string>();
+            if (i >= keep_from) {
+                latest_request.clear();  // it is among the kept turns
+                break;
+            }
+        }
+    }
+    std::string intro = first_request;
+    if (!latest_request.empty() && latest_request != first_request) {
+        intro += "\n\n[The user's latest request:]\n" + latest_request;
+    }
+    intro += "\n\n[The context was compacted. Your summary of the work so far:]\n" + text;
+    json compacted = json::array({history[0], {{"role", "user"}, {"content", intro}}});
+    for (std::size_t i = keep_from; i < history.size(); ++i) {
+        compacted.push_back(history[i]);
+    }
+
+    if (journal_ != nullptr) {
+        journal_->flush();
+    }
+    std::string old_session = session_id_;
+    if (options_.keep_old_session) {
+        try {
+            old_session = options_.keep_old_session(totals_.steps);
+        } catch (const std::exception& e) {
+            emit("error", {{"code", "compaction"},
+                           {"message", std::string("the old session could not be copied (this "
+                                                   "session's journal still holds it): ") +
+                                           e.what()},
+                           {"recoverable", true}});
+        }
+    }
+    model_.reset();
+    messages_ = std::move(compacted);
+    pending_.clear();
+    needs_full_render_ = true;
+    record("agent.compact", {{"messages", messages_}});
+    last_eos_ = true;
+    guard_ = LoopGuard();
+    std::int64_t after = 0;
+    try {
+        after =
+            static_cast<std::int64_t>(model_.encode(model::render_chat(messages_, chat_)).size());
+    } catch (const std::exception&) {
+        after = 0;
+    }
+    emit("compaction", {{"before_tokens", before},
+                        {"after_tokens", after},
+                        {"old_session", old_session},
+                        {"kept_messages", static_cast<std::int64_t>(history.size() - keep_from)}});
+    co_return std::nullopt;
 }
 
 UnfinishedTurn Agent::turn_from(const TurnOutput& out) {

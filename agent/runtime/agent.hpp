@@ -38,18 +38,23 @@ struct AgentOptions {
     std::vector<PermissionRule> rules;
     std::size_t tool_workers = 4;
     // Compaction: when the context would pass 80% of this many tokens, the model summarises and
-    // the session restarts from the system prompt + task + summary. nullopt: never.
+    // the session restarts from the system prompt + task + summary + the most recent turns that
+    // fit in a quarter of the limit. nullopt: never (compact() still can).
     std::optional<std::int64_t> context_limit;
+    // Keeps the session as it was before a compaction (e.g. a copy of its journal as another
+    // memory session) and returns that session's id for the compaction event. Unset: the
+    // session's own journal is the record.
+    std::function<std::string(std::int64_t step)> keep_old_session;
     // The workspace's saved project notes (memory layer), shown in the system prompt.
     std::vector<std::string> project_notes;
-    // The seq of the first streamed event: the number the session's stream already holds
-    // (resume; journal-only state records are not streamed and not counted).
-    std::int64_t first_seq = 0;
     // Osprey's data folder (the memory tool's project notes); empty: none.
     std::filesystem::path data_dir;
     // Called (on a tool thread) before a tool creates, changes or deletes a file, with the step
     // it belongs to: file history for /rewind.
     std::function<void(std::int64_t step, const std::filesystem::path&)> before_file_change;
+    // The seq of the first streamed event: the number the session's stream already holds
+    // (resume; journal-only state records are not streamed and not counted).
+    std::int64_t first_seq = 0;
     // Called on the compute thread after each prefill (false) and each generated turn (true):
     // where KV snapshots are written. Must not throw.
     std::function<void(bool turn_end)> checkpoint;
@@ -61,6 +66,14 @@ model::ChatOptions chat_options_for(std::string_view mode);
 // The system prompt text (without the tool schemas, which the encoder renders).
 std::string system_prompt(const std::filesystem::path& workspace,
                           const std::vector<std::string>& notes = {});
+
+// The terminal's answer to a call that needs approval (permission mode `ask`).
+struct ApprovalRequest {
+    std::string tool;
+    std::string subject;  // the command (shell) or path (file tools) rules match
+    nlohmann::json arguments;
+};
+enum class Approval { yes, no, always };
 
 struct AgentOutcome {
     int exit_code = 0;
@@ -83,13 +96,42 @@ public:
     ~Agent();
 
     // Runs the task to its end on `io` (co_spawn it). Never throws for model or tool trouble.
+    // = begin(), run_turn(options.prompt), finish().
     asio::awaitable<AgentOutcome> run();
+
+    // Conversations (the terminal): begin() once, then run_turn() per user message; every turn
+    // appends only the rendering of what is new (the user message, after any tool results a
+    // stopped turn left) to the same KV session. finish() ends the session (session.completed).
+    void begin();
+    asio::awaitable<AgentOutcome> run_turn(std::string user_message);
     // Continues a task from its journal (the model client already holds `state.context`):
     // answers the tool calls a cut-off turn left open (a tool that had started is reported as
     // interrupted, never re-run), then goes on. A non-empty `options.prompt` is a follow-up user
     // message. `restore_info` adds fields to session.started (restored_tokens, replayed_tokens).
+    // Conversations use resume_state() + begin_resumed() and then run_turn() instead.
     asio::awaitable<AgentOutcome> resume(ResumeState state, std::string resumed_from,
                                          nlohmann::json restore_info);
+    // Takes over a journaled state (members, open turn) and emits session.started.
+    void begin_resumed(ResumeState& state, const std::string& resumed_from,
+                       const nlohmann::json& restore_info);
+    // Answers and renders the open turn a resumed state left (no-op when none).
+    asio::awaitable<std::optional<AgentOutcome>> settle_open_turn();
+    AgentOutcome finish(AgentOutcome outcome);
+    // Compacts now (the terminal's /compact): summary, fresh session, compaction event.
+    asio::awaitable<AgentOutcome> compact();
+    // Forgets a previous interrupt() so the next turn can run (call between turns).
+    void clear_interrupt();
+    // chat | think | max for the next turns; throws std::invalid_argument.
+    void set_mode(std::string_view mode);
+    const std::string& mode() const { return options_.mode; }
+    // Calls that need approval ask `approver` (on the event loop's thread) instead of being denied.
+    void set_approver(std::function<Approval(const ApprovalRequest&)> approver);
+    // Sees every parser event of the model's output as it is parsed (on the event loop's thread,
+    // not journaled): the terminal shows tool calls while they are generated.
+    void set_parse_observer(std::function<void(const model::ParseEvent&)> observer);
+    // Task totals so far (steps, prompt/decoded tokens) and the context size.
+    AgentOutcome totals() const;
+    const std::string& session_id() const { return session_id_; }
 
     // Stops the current generation or tool; the task ends as interrupted with `exit_code`
     // (130 for SIGINT, 143 for SIGTERM). Call on the event loop's thread.
@@ -98,14 +140,12 @@ public:
 
 private:
     struct CallOutcome;
-    struct LoopState {
-        nlohmann::json messages = nlohmann::json::array();
-        std::vector<std::int32_t> pending;
-        bool last_eos = true;
-        std::int64_t base_tokens = 0;
-        std::optional<std::string> user_after_tools;
-    };
-    asio::awaitable<AgentOutcome> loop(LoopState state, std::optional<UnfinishedTurn> carried);
+    nlohmann::json emit(std::string_view type, nlohmann::json fields,
+                        memory::Durability durability = memory::Durability::commit_now);
+    void on_parse_event(const model::ParseEvent& event);
+    CallOutcome run_call(const std::string& name, const nlohmann::json& args, std::int64_t step);
+    // The model loop of one user message, from its rendered prompt (or an open turn) on.
+    asio::awaitable<AgentOutcome> loop(std::optional<UnfinishedTurn> carried);
     // Validates, permission-checks and runs the turn's calls (skipping those already answered),
     // appending their results to `tail` in call order. True when the loop guard says stop.
     asio::awaitable<bool> answer_calls(UnfinishedTurn& turn, nlohmann::json& tail);
@@ -113,13 +153,12 @@ private:
     UnfinishedTurn turn_from(const TurnOutput& out);
     // A journal-only state record (resume.hpp), committed at once.
     void record(std::string_view type, nlohmann::json fields);
+    void record_prompt(bool first);
     void emit_started(const std::optional<std::string>& resumed_from,
                       const nlohmann::json& restore);
-    nlohmann::json emit(std::string_view type, nlohmann::json fields,
-                        memory::Durability durability = memory::Durability::commit_now);
-    void on_parse_event(const model::ParseEvent& event);
-    CallOutcome run_call(const std::string& name, const nlohmann::json& args, std::int64_t step);
-    AgentOutcome finish(AgentOutcome outcome);
+    AgentOutcome turn_result(AgentOutcome outcome);
+    AgentOutcome interrupted_outcome();
+    asio::awaitable<std::optional<AgentOutcome>> compact_session();
     // Prefills `pending`, decodes one turn, emits turn.started/turn.completed/usage. nullopt
     // (after an error event) when the model fails.
     asio::awaitable<std::optional<TurnOutput>> model_turn(std::vector<std::int32_t>& pending,
@@ -144,9 +183,22 @@ private:
     bool timed_out_ = false;
     std::chrono::steady_clock::time_point started_;
     AgentOutcome totals_;
+    std::function<Approval(const ApprovalRequest&)> approver_;
+    std::function<void(const model::ParseEvent&)> parse_observer_;
+    // The conversation as rendered into the session so far, messages rendered but not yet
+    // prefilled (`pending_`), and messages not yet rendered (tool results of a stopped turn).
+    nlohmann::json messages_ = nlohmann::json::array();
+    nlohmann::json unrendered_ = nlohmann::json::array();
+    std::vector<std::int32_t> pending_;
+    std::size_t pending_from_ = 0;  // messages_[pending_from_...] are what pending_ renders
+    bool last_eos_ = true;
+    bool began_ = false;
+    bool needs_full_render_ = false;  // after compaction: render messages_ whole
+    std::int64_t base_tokens_ = 0;
     LoopGuard guard_;
     std::vector<std::int32_t> last_fed_;        // appended before the last turn
     std::vector<std::int32_t> last_generated_;  // generated by the last turn
+    std::optional<UnfinishedTurn> open_turn_;   // a resumed turn with calls left to answer
 };
 
 }  // namespace osprey::agent

@@ -1,5 +1,6 @@
 #include "agent/runtime/model_client.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -198,9 +199,25 @@ std::chrono::milliseconds ModelClient::append(std::span<const std::int32_t> toke
     if (tokens.empty()) {
         return std::chrono::milliseconds(0);
     }
-    if (session_) {
+    const auto total = static_cast<std::int64_t>(tokens.size());
+    if (progress_) {
+        progress_(0, total);
+    }
+    if (session_ && progress_ && progress_chunk_ > 0 && total > progress_chunk_) {
+        for (std::int64_t done = 0; done < total; done += progress_chunk_) {
+            const std::int64_t n = std::min(progress_chunk_, total - done);
+            logits_ = session_->append(
+                tokens.subspan(static_cast<std::size_t>(done), static_cast<std::size_t>(n)), 0,
+                false);
+            progress_(done + n, total);
+        }
+        append_logits_ = logits_;
+    } else if (session_) {
         logits_ = session_->append(tokens, 0, false);
         append_logits_ = logits_;
+    }
+    if (progress_) {
+        progress_(total, total);
     }
     append_end_ = static_cast<std::int64_t>(tokens_.size() + tokens.size());
     tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());

@@ -114,6 +114,13 @@ public:
     // Logits right after the most recent append(), and the context length they belong to.
     const std::vector<float>& append_logits() const { return append_logits_; }
     std::int64_t append_end() const { return append_end_; }
+    // Called on the compute thread as a prefill advances (tokens done, tokens to do); long
+    // appends then run in chunks of `chunk` tokens so progress can be shown.
+    void set_prefill_progress(std::function<void(std::int64_t, std::int64_t)> progress,
+                              std::int64_t chunk = 2048) {
+        progress_ = std::move(progress);
+        progress_chunk_ = chunk;
+    }
     // A pause before each generated token (demos, and tests that interrupt a generation).
     void set_token_delay(std::chrono::milliseconds delay) { token_delay_ = delay; }
     std::int32_t eos_id() const { return eos_; }
@@ -137,6 +144,8 @@ private:
     std::vector<float> append_logits_;
     std::int64_t append_end_ = 0;
     std::chrono::milliseconds token_delay_{0};
+    std::function<void(std::int64_t, std::int64_t)> progress_;
+    std::int64_t progress_chunk_ = 2048;
     std::int64_t forwarded_ = 0;
     std::int32_t eos_ = 1;
     std::size_t preloaded_ = 0;  // tokens at the end of the session restored ahead of append()

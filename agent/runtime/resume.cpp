@@ -24,11 +24,13 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
     ResumeState s;
     s.session_id = session_id;
     bool started = false;
-    std::optional<UnfinishedTurn> turn;  // the last agent.turn not yet followed by its append
+    std::optional<UnfinishedTurn> turn;  // the last agent.turn not yet followed by its results
     bool turn_answered = false;
+    std::string last_record;
     for (std::size_t j = 0; j < end; ++j) {
         const auto& ev = events[j];
-        if (ev.type.rfind("agent.", 0) != 0 && !turn) {
+        const bool state_record = ev.type.rfind("agent.", 0) == 0;
+        if (!state_record && !turn) {
             continue;
         }
         json p;
@@ -36,6 +38,10 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
             p = json::parse(ev.payload);
         } catch (const json::parse_error&) {
             continue;  // the journal only holds valid JSON; nothing to rebuild from here
+        }
+        if (state_record && ev.type != "agent.start" && ev.type != "agent.rewind" &&
+            p.value("step", std::int64_t{0}) > last_step) {
+            continue;  // after the step asked for (a later rewind may come back to it)
         }
         if (ev.type == "agent.rewind") {
             // The session went back to the end of an earlier step: what came after is dropped.
@@ -46,46 +52,62 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
             s = replay(events, j, session_id, to);
             turn.reset();
             turn_answered = false;
+            last_record = ev.type;
             continue;
         }
-        if ((ev.type == "agent.compact" || ev.type == "agent.prompt") &&
-            p.value("step", std::int64_t{0}) > last_step) {
-            continue;
-        }
-        if (ev.type != "agent.prompt" && ev.type.rfind("agent.", 0) == 0) {
+        if (state_record) {
+            last_record = ev.type;
             s.answered = false;
+            s.partial_turn = false;
         }
-        if (ev.type == "agent.start") {
-            started = true;
-            s.prompt = p.value("prompt", "");
-            s.mode = p.value("mode", "think");
-            s.permission = p.value("permission", "read-only");
+        if (ev.type == "agent.start" || ev.type == "agent.prompt") {
+            if (ev.type == "agent.start") {
+                started = true;
+                s.prompt = p.value("prompt", "");
+                s.mode = p.value("mode", "think");
+                s.permission = p.value("permission", "read-only");
+            }
             s.messages = p.at("messages");
             s.pending = ids(p.at("tokens"));
-            s.base_tokens = static_cast<std::int64_t>(s.pending.size());
-            s.tail_start = s.messages.size();
+            s.tail_start = p.value("tail_start", s.messages.size());
+            s.base_tokens = p.value("base_tokens", static_cast<std::int64_t>(s.pending.size()));
+            s.unrendered = json::array();
+            s.needs_full_render = false;
             if (p.contains("context")) {  // a fork: the parent's state at the fork point
                 s.context = ids(p.at("context"));
-                s.tail_start = p.at("tail_start").get<std::size_t>();
                 s.last_eos = p.value("eos", true);
                 s.next_script_turn = p.value("script_turn", std::size_t{0});
-                s.base_tokens = p.value("base_tokens", s.base_tokens);
             }
+            turn.reset();
+            turn_answered = false;
         } else if (!started) {
             continue;
         } else if (ev.type == "agent.turn") {
             const std::int64_t step = p.at("step").get<std::int64_t>();
-            if (step > last_step) {
-                continue;  // after the step asked for (a later rewind may come back to it)
-            }
-            append(s.context, ids(p.at("fed")));
-            append(s.context, ids(p.at("tokens")));
+            const auto fed = ids(p.at("fed"));
+            const auto generated = ids(p.at("tokens"));
+            const bool eos_before = s.last_eos;
+            append(s.context, fed);
+            append(s.context, generated);
             s.pending.clear();
             s.last_eos = p.at("eos").get<bool>();
             s.steps = step;
+            const std::size_t script_turn = p.at("script_turn").get<std::size_t>();
+            s.next_script_turn = script_turn + 1;
+            if (p.value("partial", false)) {
+                // Cut off by a budget or Ctrl-C: it stays in the session unless dropped.
+                s.messages.push_back(p.at("assistant"));
+                s.partial_turn = true;
+                s.partial_tokens = fed.size() + generated.size();
+                s.partial_fed.assign(fed.begin() + (eos_before || fed.empty() ? 0 : 1), fed.end());
+                s.partial_eos_before = eos_before;
+                s.partial_script_turn = script_turn;
+                turn.reset();
+                continue;
+            }
             turn.emplace();
             turn->step = step;
-            turn->script_turn = p.at("script_turn").get<std::size_t>();
+            turn->script_turn = script_turn;
             turn->assistant = p.at("assistant");
             for (const auto& c : p.at("calls")) {
                 turn->calls.push_back({c.at("name").get<std::string>(),
@@ -96,11 +118,7 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
                 turn->parse_error = p.at("parse_error").get<std::string>();
             }
             turn_answered = turn->calls.empty() && !turn->parse_error;
-            s.next_script_turn = turn->script_turn + 1;
         } else if (ev.type == "agent.append") {
-            if (p.at("step").get<std::int64_t>() > last_step) {
-                continue;
-            }
             if (turn) {
                 s.messages.push_back(turn->assistant);
                 turn.reset();
@@ -111,22 +129,26 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
             }
             s.pending = ids(p.at("tokens"));
             turn_answered = false;
-        } else if (ev.type == "agent.compact") {
-            if (turn) {
-                turn.reset();
-            }
-            s.messages = p.at("messages");
-            s.context.clear();
-            s.pending = ids(p.at("tokens"));
-            s.last_eos = true;
-            s.base_tokens = static_cast<std::int64_t>(s.pending.size());
+        } else if (ev.type == "agent.unrendered") {
+            // A turn whose results wait for the next message (stopped, or a resumed open turn).
+            turn.reset();
+            s.messages.push_back(p.at("assistant"));
+            s.unrendered = p.at("tail");
             s.tail_start = s.messages.size();
             turn_answered = false;
-        } else if (ev.type == "agent.prompt") {
+        } else if (ev.type == "agent.compact") {
             turn.reset();
             s.messages = p.at("messages");
-            s.pending = ids(p.at("tokens"));
-            s.tail_start = p.at("tail_start").get<std::size_t>();
+            s.context.clear();
+            s.pending.clear();
+            if (p.contains("tokens")) {
+                s.pending = ids(p.at("tokens"));
+            }
+            s.needs_full_render = s.pending.empty();
+            s.unrendered = json::array();
+            s.last_eos = true;
+            s.base_tokens = static_cast<std::int64_t>(s.pending.size());
+            s.tail_start = 0;
             turn_answered = false;
         } else if (turn && (ev.type == "tool.call" || ev.type == "tool.result")) {
             const std::string id = p.value("call_id", "");
@@ -168,6 +190,18 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
 }
 
 }  // namespace
+
+void drop_partial_turn(ResumeState& state) {
+    if (!state.partial_turn) {
+        return;
+    }
+    state.context.resize(state.context.size() - state.partial_tokens);
+    state.pending = state.partial_fed;
+    state.last_eos = state.partial_eos_before;
+    state.messages.erase(state.messages.size() - 1);
+    state.next_script_turn = state.partial_script_turn;
+    state.partial_turn = false;
+}
 
 ResumeState read_resume_state(memory::Database& db, const std::string& session_id) {
     const auto events = memory::read_journal(db, session_id);

@@ -8,9 +8,12 @@
 //   agent.turn    {step, assistant, calls, parse_error, fed, tokens, eos, script_turn}
 //                 a finished model turn: the tokens appended before it (`fed`), the token ids it
 //                 generated, and its message (tool call ids included)
+//                 (partial: true for a turn cut off by a budget or Ctrl-C)
 //   agent.append  {step, tail, tokens}   the turn's tool results and their rendered suffix
-//   agent.compact {messages, tokens}      a compacted restart of the session
-//   agent.prompt  {messages, tokens, tail_start}   a follow-up user message (resume with a prompt)
+//   agent.unrendered {assistant, tail}   results kept for the next message (a stopped turn)
+//   agent.compact {messages}             a compacted history, to be rendered whole
+//   agent.prompt  {messages, tokens, tail_start, base_tokens}   a new user message rendered
+//   agent.rewind  {to_step}              back to the end of an earlier step
 // From these the conversation, the exact token context and the next action are rebuilt: a
 // resumed task appends only what its restored KV state lacks, never re-runs a tool that started,
 // and reports a tool cut off mid-run as interrupted.
@@ -58,7 +61,22 @@ struct ResumeState {
     bool answered = false;
     std::string final_text;
     std::int64_t streamed_events = 0;  // events of the session's stream (the next seq)
+    // Tool results waiting to be rendered with the next message (a stopped turn).
+    nlohmann::json unrendered = nlohmann::json::array();
+    // After a compaction: the history is rendered whole into an empty session.
+    bool needs_full_render = false;
+    // The last record is a turn cut off by a budget or Ctrl-C (kept in the context; see
+    // drop_partial_turn).
+    bool partial_turn = false;
+    std::size_t partial_tokens = 0;
+    std::vector<std::int32_t> partial_fed;
+    bool partial_eos_before = true;
+    std::size_t partial_script_turn = 0;
 };
+
+// Forgets a trailing cut-off turn, so that it is generated again from its start (a resume
+// without a new message); the context loses its tokens, the prompt before it is pending again.
+void drop_partial_turn(ResumeState& state);
 
 // Reads the session's journal. Throws std::runtime_error naming the session when it holds no
 // agent state (not an agent task, or a journal from before state records existed).

@@ -73,6 +73,7 @@ struct Plan {
     bool seccomp_fatal = false;
     std::vector<Limit> limits;
     std::int64_t max_processes = 0;  // the watchdog's cap (0: none)
+    std::int64_t stop_grace_ms = 0;  // SIGTERM -> SIGKILL delay of a graceful stop
     bool bring_lo_up = false;
     bool drop_caps = false;
     std::int32_t cap_last = 40;
@@ -170,6 +171,7 @@ inline std::string serialize(const Plan& p) {
     put(out, p.bring_lo_up);
     put(out, p.drop_caps);
     put(out, static_cast<std::uint64_t>(p.cap_last));
+    put(out, static_cast<std::uint64_t>(p.stop_grace_ms));
     return out;
 }
 
@@ -229,6 +231,7 @@ inline std::optional<Plan> deserialize(std::string_view bytes) {
     p.bring_lo_up = in.u64() != 0;
     p.drop_caps = in.u64() != 0;
     p.cap_last = static_cast<std::int32_t>(in.u64());
+    p.stop_grace_ms = static_cast<std::int64_t>(in.u64());
     if (!in.ok || p.argv.empty()) {
         return std::nullopt;
     }

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -426,7 +427,8 @@ void kill_descendants_without_namespace(pid_t command) {
     sigset_t waited;
     sigemptyset(&waited);
     sigaddset(&waited, SIGCHLD);
-    sigaddset(&waited, SIGTERM);
+    sigaddset(&waited, SIGTERM);  // stop gracefully: SIGTERM to the tree, then kill it
+    sigaddset(&waited, SIGUSR2);  // stop now
     sigprocmask(SIG_BLOCK, &waited, nullptr);
 
     // vfork: no copy of the page tables (the agent's address space can be large); the child only
@@ -458,6 +460,7 @@ void kill_descendants_without_namespace(pid_t command) {
     int status = 0;
     bool stopped = false;
     long too_many = 0;
+    timespec grace_end{};  // while stopping gracefully: when the tree gets killed
     for (;;) {
         bool command_done = false;
         for (;;) {
@@ -484,10 +487,38 @@ void kill_descendants_without_namespace(pid_t command) {
         timespec wait{};
         wait.tv_nsec = watchdog ? 10'000'000 : 0;
         wait.tv_sec = watchdog ? 0 : 1;
+        if (stopped) {
+            timespec now{};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec > grace_end.tv_sec ||
+                (now.tv_sec == grace_end.tv_sec && now.tv_nsec >= grace_end.tv_nsec)) {
+                break;  // the grace period is over
+            }
+            wait.tv_sec = 0;
+            wait.tv_nsec = 10'000'000;
+        }
         siginfo_t info{};
-        if (sigtimedwait(&waited, &info, &wait) == SIGTERM) {
+        const int sig = sigtimedwait(&waited, &info, &wait);
+        if (sig == SIGUSR2 || (sig == SIGTERM && (stopped || plan.stop_grace_ms <= 0))) {
             stopped = true;
             break;
+        }
+        if (sig == SIGTERM) {
+            // Let the command clean up: SIGTERM to its process group (to everyone in a PID
+            // namespace), then wait for it up to the grace period.
+            stopped = true;
+            if (plan.namespaces) {
+                kill(-1, SIGTERM);
+            } else {
+                kill(-command, SIGTERM);
+            }
+            clock_gettime(CLOCK_MONOTONIC, &grace_end);
+            grace_end.tv_sec += plan.stop_grace_ms / 1000;
+            grace_end.tv_nsec += (plan.stop_grace_ms % 1000) * 1'000'000;
+            if (grace_end.tv_nsec >= 1'000'000'000) {
+                grace_end.tv_sec += 1;
+                grace_end.tv_nsec -= 1'000'000'000;
+            }
         }
     }
     // Whatever is left of the tree goes with the command.

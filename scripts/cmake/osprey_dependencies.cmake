@@ -28,6 +28,8 @@ pkg_check_modules(TREE_SITTER IMPORTED_TARGET tree-sitter)
 osprey_require_package(TREE_SITTER_FOUND libtree-sitter-dev "The tree-sitter runtime")
 pkg_check_modules(SECCOMP IMPORTED_TARGET libseccomp>=2.5)
 osprey_require_package(SECCOMP_FOUND libseccomp-dev "libseccomp 2.5+ (the sandbox's system-call filter)")
+pkg_check_modules(LIBEDIT IMPORTED_TARGET libedit)
+osprey_require_package(LIBEDIT_FOUND libedit-dev "libedit (the interactive terminal's line editor)")
 
 if(OSPREY_BUILD_TESTS)
     find_package(Catch2 2.13)

@@ -234,3 +234,77 @@ TEST_CASE("local backend: --resume restores the KV snapshot and continues exactl
     CHECK(usage[0].at("context_tokens") ==
           test::of_type(events, "usage").at(0).at("context_tokens"));
 }
+
+TEST_CASE("local backend: a follow-up message continues the session, chunked prefill equals one") {
+    test::TempDir tmp;
+    auto tokenizer =
+        std::make_shared<const model::Tokenizer>(model::Tokenizer::load(OSPREY_TEST_TOKENIZER));
+    auto weights = model::load_model(tiny_checkpoint());
+    model::CpuBackendOptions cpu;
+    cpu.threads = 2;
+    std::shared_ptr<model::Backend> backend = model::make_cpu_backend(weights, cpu);
+    model::SessionOptions session_options;
+    session_options.numerics = model::Numerics::fp32;
+    const auto ws = tmp.path() / "ws";
+    test::write_text(ws / "notes.txt", "the answer is 42\n");
+    const std::vector<std::string> script = {
+        test::turn("Read them.", "", {test::invoke("read", {{"path", "notes.txt"}})}),
+        test::turn("Done.", "They say 42."),
+        test::turn("Same session.", "Yes."),
+    };
+    agent::ModelClient client(tokenizer, backend, session_options, script, "local:tiny");
+    std::vector<std::pair<std::int64_t, std::int64_t>> progress;
+    client.set_prefill_progress(
+        [&](std::int64_t done, std::int64_t total) { progress.emplace_back(done, total); }, 512);
+
+    asio::io_context io;
+    tools::Registry registry = tools::make_default_registry();
+    agent::AgentOptions options;
+    options.workspace = std::filesystem::canonical(ws);
+    std::vector<json> events;
+    agent::Agent agent(io, client, registry, options, "local-chat", nullptr, nullptr,
+                       [&](const json& ev) { events.push_back(ev); });
+    agent::AgentOutcome first;
+    agent::AgentOutcome second;
+    bool finished = false;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            agent.begin();
+            first = co_await agent.run_turn("What do the notes say?");
+            second = co_await agent.run_turn("Are you still there?");
+            agent.finish(second);
+        },
+        [&](std::exception_ptr e) {
+            REQUIRE_FALSE(e);
+            finished = true;
+        });
+    io.run();
+    REQUIRE(finished);
+    CHECK(first.final_text == "They say 42.");
+    CHECK(second.final_text == "Yes.");
+    CHECK(second.exit_code == 0);
+
+    // The second message appended only itself: one session, every token forwarded once.
+    const auto started = test::of_type(events, "turn.started");
+    REQUIRE(started.size() == 3);
+    CHECK(started[2].at("prompt_tokens").get<std::int64_t>() < 64);
+    std::int64_t reused_expected = 0;
+    for (const auto& u : test::of_type(events, "usage")) {
+        CHECK(u.at("reused_tokens") == reused_expected);
+        reused_expected = u.at("context_tokens").get<std::int64_t>();
+    }
+    CHECK(client.forwarded_tokens() == client.context_tokens());
+    CHECK(client.session()->tokens() == client.tokens());
+
+    // The first prefill (system prompt + message, over 512 tokens) ran in chunks with progress.
+    REQUIRE(progress.size() >= 3);
+    CHECK(progress[0].first == 0);
+    CHECK(progress[1].first == 512);
+    CHECK(progress[1].second > 512);
+
+    // Chunked and incremental appends give the logits of one fresh prefill of the same tokens.
+    model::Session fresh(backend, session_options);
+    const auto logits = fresh.append(client.tokens(), 0, false);
+    CHECK(max_abs_diff(logits, client.last_logits()) <= 1e-5F);
+}

@@ -435,6 +435,25 @@ TEST_CASE("osprey run: SIGTERM during a tool ends cleanly with 143") {
     CHECK(events.back().at("exit_code") == 143);
 }
 
+TEST_CASE("osprey run: an interrupted tool gets SIGTERM first, so its cleanup runs") {
+    Task task;
+    task.set_script({turn("", "",
+                          {invoke("shell", {{"command",
+                                             "trap 'echo cleaned > cleanup.txt; exit 1' "
+                                             "TERM; echo started; sleep 60 & wait $!"}})}),
+                     turn("", "x")});
+    Running run(task.args({"--output", "stream-json", "--permission", "auto", "go"}));
+    REQUIRE(run.wait_for("tool.call", 60));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    run.signal(SIGINT);
+    const int code = run.finish();
+    INFO(run.out());
+    REQUIRE(code == 130);
+    CHECK(read_text(task.repo / "cleanup.txt") == "cleaned\n");
+    const auto events = parse_events(run.out());
+    CHECK(of_type(events, "tool.result").back().at("status") == "interrupted");
+}
+
 TEST_CASE("osprey run: SIGINT during generation ends with 130") {
     Task task;
     std::string long_reasoning;
@@ -508,7 +527,21 @@ TEST_CASE("osprey run: compaction near --context-limit restarts from a summary")
     const auto compactions = of_type(events, "compaction");
     REQUIRE(compactions.size() == 1);
     const json& c = compactions[0];
-    CHECK(c.at("old_session") == events.front().at("session"));
+    CHECK(c.at("kept_messages") == 0);  // the one tool result is bigger than a quarter
+    // The old session is kept: a copy of the journal up to the compaction, a child of this one.
+    const std::string session = events.front().at("session");
+    const std::string old_id = c.at("old_session");
+    CHECK(old_id != session);
+    {
+        auto store = osprey::memory::Store::open(task.data);
+        osprey::memory::Sessions sessions(store.db());
+        const auto old = sessions.find(old_id);
+        REQUIRE(old.has_value());
+        CHECK(old->parent_id == session);
+        const auto copied = osprey::memory::read_journal(store.db(), old_id);
+        CHECK(static_cast<std::int64_t>(copied.size()) == c.at("seq").get<std::int64_t>());
+        CHECK(json::parse(copied.front().payload).at("session") == old_id);
+    }
     CHECK(c.at("after_tokens").get<std::int64_t>() < c.at("before_tokens").get<std::int64_t>());
     const auto usage = of_type(events, "usage");
     REQUIRE(usage.size() == 3);
@@ -525,4 +558,48 @@ TEST_CASE("osprey run: compaction near --context-limit restarts from a summary")
     const auto plain_events = parse_events(plain.out);
     CHECK(of_type(plain_events, "compaction").empty());
     CHECK(plain_events.back().at("steps") == 2);
+}
+
+TEST_CASE("osprey run: compaction carries the most recent turns over verbatim") {
+    Task task;
+    std::string big;
+    for (int i = 0; i < 400; ++i) {
+        big += "line " + std::to_string(i) + " of a long file\n";
+    }
+    write_text(task.repo / "big.txt", big);
+    write_text(task.repo / "small.txt", "the answer is 42\n");
+    task.set_script({
+        turn("", "", {invoke("read", {{"path", "big.txt"}})}),
+        turn("", "", {invoke("read", {{"path", "small.txt"}})}),
+        turn("", "Summary: big.txt has 400 lines; small.txt was read last."),
+        turn("", "The answer is 42."),
+    });
+    // Without a limit: learn the size the context reaches after each tool result.
+    const auto plain = run_process(task.args({"--output", "stream-json", "Find the answer."}));
+    REQUIRE(plain.exit_code == 0);
+    const auto plain_usage = of_type(parse_events(plain.out), "usage");
+    REQUIRE(plain_usage.size() == 3);
+    const std::int64_t after_first = plain_usage[0].at("context_tokens").get<std::int64_t>() +
+                                     plain_usage[1].at("prompt_tokens").get<std::int64_t>();
+    const std::int64_t after_second = plain_usage[1].at("context_tokens").get<std::int64_t>() +
+                                      plain_usage[2].at("prompt_tokens").get<std::int64_t>();
+    // A limit whose 80% mark falls between the two: compaction after the second result.
+    const std::int64_t limit = after_second * 5 / 4;
+    REQUIRE(after_first < limit * 4 / 5);
+    const auto r = run_process(task.args(
+        {"--output", "stream-json", "--context-limit", std::to_string(limit), "Find the answer."}));
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto events = parse_events(r.out);
+    const auto compactions = of_type(events, "compaction");
+    REQUIRE(compactions.size() == 1);
+    // The small read (its call and result) fits in a quarter of the limit; the big one does not.
+    CHECK(compactions[0].at("kept_messages") == 2);
+    const auto usage = of_type(events, "usage");
+    REQUIRE(usage.size() == 4);
+    CHECK(usage[3].at("reused_tokens") == 0);
+    CHECK(usage[3].at("prompt_tokens") == compactions[0].at("after_tokens"));
+    CHECK(compactions[0].at("after_tokens").get<std::int64_t>() <
+          compactions[0].at("before_tokens").get<std::int64_t>());
+    CHECK(events.back().at("final_text") == "The answer is 42.");
 }

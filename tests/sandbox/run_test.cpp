@@ -199,6 +199,52 @@ TEST_CASE("dropping a running Process kills its whole tree, with or without name
     }
 }
 
+TEST_CASE("stop() lets the command's SIGTERM handler run, then kills what ignores it") {
+    for (const bool namespaces : {true, false}) {
+        INFO("namespaces " << namespaces);
+        TempDir ws;
+        Policy p = policy_for(ws.path());
+        p.namespaces = namespaces;
+        p.limits.stop_grace = std::chrono::milliseconds(3000);
+        const auto cleaned = ws.path() / "cleaned";
+        // bash runs a trap while it waits on a background job.
+        Process proc =
+            Process::start(Command::shell("trap 'echo bye > " + cleaned.string() +
+                                          "; exit 5' TERM; echo ready; sleep 30 & wait $!"),
+                           p);
+        std::string out;
+        while (out.find("ready") == std::string::npos && proc.pump()) {
+            out += proc.take_new_stdout();
+            pollfd fds[1] = {{proc.stdout_fd(), POLLIN, 0}};
+            poll(fds, 1, 50);
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        proc.stop();
+        const RunResult r = proc.finish();
+        CHECK(r.reason == EndReason::stopped);
+        CHECK(r.signal == SIGTERM);
+        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(2500));
+        CHECK(std::filesystem::exists(cleaned));
+
+        // A command that ignores SIGTERM is killed once the grace period is over.
+        p.limits.stop_grace = std::chrono::milliseconds(300);
+        Process stubborn =
+            Process::start(Command::shell("trap '' TERM; echo ready; sleep 30; echo late"), p);
+        out.clear();
+        while (out.find("ready") == std::string::npos && stubborn.pump()) {
+            out += stubborn.take_new_stdout();
+            pollfd fds[1] = {{stubborn.stdout_fd(), POLLIN, 0}};
+            poll(fds, 1, 50);
+        }
+        const auto t1 = std::chrono::steady_clock::now();
+        stubborn.stop();
+        const RunResult killed = stubborn.finish();
+        CHECK(killed.reason == EndReason::stopped);
+        CHECK(killed.out.find("late") == std::string::npos);
+        CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::seconds(5));
+    }
+}
+
 TEST_CASE("without namespaces a timeout still kills setsid-detached children") {
     TempDir ws;
     Policy p = policy_for(ws.path());

@@ -1,8 +1,8 @@
 #include "agent/cli/memory_bench.hpp"
 
 #include <sys/mman.h>
-#include <algorithm>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

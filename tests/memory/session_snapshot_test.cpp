@@ -291,6 +291,10 @@ TEST_CASE("Session::restore names a missing or resized section") {
     sections.erase(it);
     CHECK_THROWS_WITH(model::Session::restore(backend, session.tokens(), source),
                       Catch::Contains("no section 'layer.3.indexer.rows'"));
+    auto foreign = session.tokens();
+    foreign[4] = 512;
+    CHECK_THROWS_WITH(model::Session::restore(backend, foreign, source),
+                      Catch::Contains("token id 512 at position 4 is outside"));
     auto fewer = session.tokens();
     fewer.pop_back();
     CHECK_THROWS_WITH(model::Session::restore(backend, fewer, source),

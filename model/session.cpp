@@ -121,6 +121,14 @@ Session Session::restore(std::shared_ptr<Backend> backend, std::vector<std::int3
         throw StateFormatError(std::string("saved state section 'session' is unreadable: ") +
                                e.what());
     }
+    const std::int64_t vocab = backend->config().vocab_size;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        if (tokens[i] < 0 || tokens[i] >= vocab) {
+            throw StateFormatError("saved token id " + std::to_string(tokens[i]) + " at position " +
+                                   std::to_string(i) + " is outside this model's vocabulary (0.." +
+                                   std::to_string(vocab - 1) + ")");
+        }
+    }
     const auto length = static_cast<std::int64_t>(tokens.size());
     auto state = backend->restore_state(o, length, source);
     return Session(std::move(backend), std::move(state), std::move(tokens));

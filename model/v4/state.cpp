@@ -1,12 +1,43 @@
 #include "model/v4/state.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "kernels/cpu/formats.hpp"
 #include "model/errors.hpp"
 
 namespace osprey::model::v4 {
+
+namespace {
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+}  // namespace
+
+void* allocate_state_bytes(std::size_t bytes) {
+    if (bytes < kHugePage) {
+        return ::operator new(bytes);
+    }
+    const std::size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = std::aligned_alloc(kHugePage, size);
+    if (p == nullptr) {
+        throw std::bad_alloc();
+    }
+#ifdef MADV_HUGEPAGE
+    ::madvise(p, size, MADV_HUGEPAGE);  // advice only: without THP it stays small pages
+#endif
+    return p;
+}
+
+void free_state_bytes(void* p, std::size_t bytes) noexcept {
+    if (bytes < kHugePage) {
+        ::operator delete(p);
+    } else {
+        std::free(p);
+    }
+}
 
 std::int64_t RowCodec::row_bytes() const {
     switch (kind_) {
@@ -99,12 +130,9 @@ const float* RowCodec::view(const std::uint8_t* in, float* scratch) const {
 
 namespace {
 
-std::span<const std::byte> bytes_of(const std::vector<float>& v) {
-    return std::as_bytes(std::span<const float>(v));
-}
-
-std::span<const std::byte> bytes_of(const std::vector<std::uint8_t>& v) {
-    return std::as_bytes(std::span<const std::uint8_t>(v));
+template <typename T>
+std::span<const std::byte> bytes_of(const StateVector<T>& v) {
+    return std::as_bytes(std::span<const T>(v.data(), v.size()));
 }
 
 std::span<const std::byte> section(const StateSource& source, const std::string& name,

@@ -8,6 +8,7 @@
 // they already live on (main KV: FP8 e4m3 codes + one E8M0 scale per 64 dims for the non-rope
 // part, bf16 rope dims; indexer keys: packed FP4 + one E8M0 scale per 32), which is lossless.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +17,30 @@
 #include "model/backend.hpp"
 
 namespace osprey::model::v4 {
+
+// Buffers of 2 MiB and more are allocated on 2 MiB boundaries with transparent huge pages asked
+// for (madvise): a long session's KV is faulted in with 512× fewer page faults — on some VMs the
+// faults, not the copy, bound how fast a snapshot restores — and attention over it misses the TLB
+// less. Smaller buffers come from operator new.
+void* allocate_state_bytes(std::size_t bytes);
+void free_state_bytes(void* p, std::size_t bytes) noexcept;
+
+template <typename T>
+struct StateAllocator {
+    using value_type = T;
+    StateAllocator() = default;
+    template <typename U>
+    StateAllocator(const StateAllocator<U>& /*other*/) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(allocate_state_bytes(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t n) noexcept { free_state_bytes(p, n * sizeof(T)); }
+    template <typename U>
+    bool operator==(const StateAllocator<U>& /*other*/) const noexcept {
+        return true;
+    }
+};
+
+template <typename T>
+using StateVector = std::vector<T, StateAllocator<T>>;
 
 class RowCodec {
 public:
@@ -43,7 +68,7 @@ private:
 struct PositionRing {
     std::int64_t width = 0;
     std::int64_t capacity = 0;
-    std::vector<float> data;
+    StateVector<float> data;
 
     void init(std::int64_t w, std::int64_t cap) {
         width = w;
@@ -59,7 +84,7 @@ struct PositionRing {
 struct RowRing {
     RowCodec codec;
     std::int64_t capacity = 0;
-    std::vector<std::uint8_t> data;
+    StateVector<std::uint8_t> data;
 
     void init(const RowCodec& c, std::int64_t cap) {
         codec = c;
@@ -79,7 +104,7 @@ struct RowRing {
 struct RowStore {
     RowCodec codec;
     std::int64_t n_rows = 0;
-    std::vector<std::uint8_t> data;
+    StateVector<std::uint8_t> data;
 
     void append(const float* row) {
         data.resize(static_cast<std::size_t>((n_rows + 1) * codec.row_bytes()));

@@ -9,6 +9,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "memory/session_snapshot.hpp"
 #include "model/make_tiny.hpp"
@@ -88,6 +89,43 @@ float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
     }
     return worst;
 }
+
+// Forwards to a real backend and counts the tokens that went through the forward pass.
+class CountingBackend final : public model::Backend {
+public:
+    explicit CountingBackend(std::shared_ptr<model::Backend> inner) : inner_(std::move(inner)) {}
+    std::int64_t forwarded = 0;
+
+    std::string name() const override { return inner_->name(); }
+    const model::ModelConfig& config() const override { return inner_->config(); }
+    std::unique_ptr<model::BackendState> create_state(const model::SessionOptions& o) override {
+        return inner_->create_state(o);
+    }
+    std::vector<float> forward(model::BackendState& state, std::span<const std::int32_t> tokens,
+                               const model::ForwardRequest& request) override {
+        forwarded += static_cast<std::int64_t>(tokens.size());
+        return inner_->forward(state, tokens, request);
+    }
+    bool truncate(model::BackendState& state, std::int64_t length) override {
+        return inner_->truncate(state, length);
+    }
+    std::vector<float> mtp_forward(model::BackendState& state, std::span<const float> streams,
+                                   std::span<const std::int32_t> next) override {
+        return inner_->mtp_forward(state, streams, next);
+    }
+    std::int64_t decode_weight_bytes() const override { return inner_->decode_weight_bytes(); }
+    void save_state(const model::BackendState& state, const model::StateSink& sink) const override {
+        inner_->save_state(state, sink);
+    }
+    std::unique_ptr<model::BackendState> restore_state(const model::SessionOptions& o,
+                                                       std::int64_t length,
+                                                       const model::StateSource& source) override {
+        return inner_->restore_state(o, length, source);
+    }
+
+private:
+    std::shared_ptr<model::Backend> inner_;
+};
 
 struct Options {
     const char* name;
@@ -169,6 +207,28 @@ TEST_CASE("a restored session continues exactly like the uninterrupted one, fork
             CHECK(branch.byte_size() == reference.byte_size());
         }
     }
+}
+
+TEST_CASE("restoring a snapshot runs no token through the forward pass") {
+    const fs::path dir = tiny_a();
+    TempDir tmp;
+    const fs::path file = tmp.path() / "s.kv";
+    model::SessionOptions options;
+    options.numerics = model::Numerics::exact;
+    model::Session original(fresh_backend(dir), options);
+    original.append(random_tokens(40, 9), 16, false);
+    memory::write_session_snapshot(original, file, kFingerprint);
+    auto counting = std::make_shared<CountingBackend>(fresh_backend(dir));
+    model::Session resumed = memory::read_session_snapshot(counting, file, kFingerprint);
+    CHECK(counting->forwarded == 0);
+    CHECK(resumed.token_count() == 40);
+    CHECK(max_diff(resumed.decode(3), original.decode(3)) == 0.0F);
+    CHECK(counting->forwarded == 1);
+    // The fallback snapshot (token ids only) replays them: the difference this file makes.
+    std::stringstream ids_only;
+    original.save(ids_only);
+    model::Session replayed = model::Session::load(counting, ids_only);
+    CHECK(counting->forwarded == 1 + 41);
 }
 
 TEST_CASE("the MTP block's cache is part of the snapshot") {
@@ -291,6 +351,10 @@ TEST_CASE("Session::restore names a missing or resized section") {
     sections.erase(it);
     CHECK_THROWS_WITH(model::Session::restore(backend, session.tokens(), source),
                       Catch::Contains("no section 'layer.3.indexer.rows'"));
+    auto foreign = session.tokens();
+    foreign[4] = 512;
+    CHECK_THROWS_WITH(model::Session::restore(backend, foreign, source),
+                      Catch::Contains("token id 512 at position 4 is outside"));
     auto fewer = session.tokens();
     fewer.pop_back();
     CHECK_THROWS_WITH(model::Session::restore(backend, fewer, source),

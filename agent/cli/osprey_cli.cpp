@@ -8,6 +8,7 @@
 #include "agent/cli/info_commands.hpp"
 #include "agent/cli/model_commands.hpp"
 #include "agent/cli/notes_command.hpp"
+#include "agent/cli/review_command.hpp"
 #include "agent/cli/run_command.hpp"
 #include "agent/cli/sandbox_commands.hpp"
 #include "agent/cli/sessions_command.hpp"
@@ -26,6 +27,7 @@ Dispatcher make_osprey_cli() {
     cli.add(chat_command());
     cli.add(model_command());
     cli.add(run_command());
+    cli.add(review_command());
     cli.add(tool_command());
     cli.add(sessions_command());
     cli.add(notes_command());

@@ -160,8 +160,9 @@ model::ChatOptions chat_options_for(std::string_view mode) {
     return o;
 }
 
-std::string system_prompt(const std::filesystem::path& workspace) {
-    std::string text(kInstructions);
+std::string system_prompt(const std::filesystem::path& workspace,
+                          std::optional<std::string_view> instructions) {
+    std::string text(instructions.value_or(kInstructions));
     text += "\n\nWorkspace root: " + workspace.string();
     for (const char* name : {"AGENTS.md", "CLAUDE.md"}) {
         if (auto memory = read_text(workspace / name)) {
@@ -369,7 +370,7 @@ asio::awaitable<AgentOutcome> Agent::run() {
     std::vector<std::int32_t> pending;
     try {
         json system = {{"role", "system"},
-                       {"content", system_prompt(options_.workspace)},
+                       {"content", system_prompt(options_.workspace, options_.instructions)},
                        {"tools", tool_specs(registry_)}};
         messages.push_back(system);
         messages.push_back({{"role", "user"}, {"content", options_.prompt}});

@@ -39,13 +39,17 @@ struct AgentOptions {
     // Compaction: when the context would pass 80% of this many tokens, the model summarises and
     // the session restarts from the system prompt + task + summary. nullopt: never.
     std::optional<std::int64_t> context_limit;
+    // Replaces the built-in instructions at the top of the system prompt (front ends with their
+    // own job, such as `osprey review`); project memory and the workspace line still follow.
+    std::optional<std::string> instructions;
 };
 
 // chat | think | max -> encoder options; throws std::invalid_argument otherwise.
 model::ChatOptions chat_options_for(std::string_view mode);
 
 // The system prompt text (without the tool schemas, which the encoder renders).
-std::string system_prompt(const std::filesystem::path& workspace);
+std::string system_prompt(const std::filesystem::path& workspace,
+                          std::optional<std::string_view> instructions = std::nullopt);
 
 struct AgentOutcome {
     int exit_code = 0;

@@ -70,7 +70,7 @@ TEST_CASE("review: random weights still write a valid findings answer under the 
     const json schema = json::parse(agent::review::answer_schema().dump());
     std::vector<std::string> texts;
     for (std::uint64_t seed : {1U, 2U, 3U}) {
-        const std::string text = constrained_answer(tokenizer, backend, grammar, trie, seed, 700);
+        const std::string text = constrained_answer(tokenizer, backend, grammar, trie, seed, 450);
         INFO("seed " << seed << ": " << text);
         const json doc = json::parse(text);
         CHECK(tools::validate_json(schema, doc).empty());
@@ -78,7 +78,7 @@ TEST_CASE("review: random weights still write a valid findings answer under the 
         texts.push_back(text);
     }
     // The same seed, the same answer.
-    CHECK(constrained_answer(tokenizer, backend, grammar, trie, 2, 700) == texts[1]);
+    CHECK(constrained_answer(tokenizer, backend, grammar, trie, 2, 450) == texts[1]);
 }
 
 TEST_CASE("osprey review --model DIR --seed N: a valid report, the same twice") {

@@ -5,6 +5,7 @@
 #include "agent/cli/bench_command.hpp"
 #include "agent/cli/chat_commands.hpp"
 #include "agent/cli/codenav_bench.hpp"
+#include "agent/cli/constraint_bench.hpp"
 #include "agent/cli/info_commands.hpp"
 #include "agent/cli/model_commands.hpp"
 #include "agent/cli/notes_command.hpp"
@@ -32,8 +33,8 @@ Dispatcher make_osprey_cli() {
     cli.add(sessions_command());
     cli.add(notes_command());
     cli.add(sandbox_command());
-    cli.add(bench_command(
-        {tokenizer_bench_command(), codenav_bench_command(), sandbox_bench_command()}));
+    cli.add(bench_command({tokenizer_bench_command(), codenav_bench_command(),
+                           sandbox_bench_command(), constraint_bench_command()}));
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "agent/asio.hpp"
@@ -126,18 +127,37 @@ std::vector<std::vector<std::string>> file_groups(const std::filesystem::path& r
         std::size_t tokens = files[seed].tokens;
         used[seed] = true;
         const std::string folder = folder_of(files[seed].path);
-        // Same folder first (by rank), then the next-ranked files, while the budget lasts.
-        for (int pass = 0; pass < 2; ++pass) {
-            for (std::size_t j = seed + 1; j < files.size(); ++j) {
-                if (used[j] || (pass == 0 && folder_of(files[j].path) != folder)) {
-                    continue;
-                }
-                if (tokens + files[j].tokens > budget_tokens) {
-                    continue;
-                }
+        // The seed's folder first (by rank), then whole folders (in rank order of their best
+        // file left) that fit in what remains, so related files stay together.
+        for (std::size_t j = seed + 1; j < files.size(); ++j) {
+            if (!used[j] && folder_of(files[j].path) == folder &&
+                tokens + files[j].tokens <= budget_tokens) {
                 tokens += files[j].tokens;
                 used[j] = true;
                 group.push_back(files[j].path);
+            }
+        }
+        std::set<std::string> tried = {folder};
+        for (std::size_t j = seed + 1; j < files.size(); ++j) {
+            const std::string other = folder_of(files[j].path);
+            if (used[j] || !tried.insert(other).second) {
+                continue;
+            }
+            std::size_t need = 0;
+            std::vector<std::size_t> members;
+            for (std::size_t k = j; k < files.size(); ++k) {
+                if (!used[k] && folder_of(files[k].path) == other) {
+                    need += files[k].tokens;
+                    members.push_back(k);
+                }
+            }
+            if (tokens + need > budget_tokens) {
+                continue;
+            }
+            tokens += need;
+            for (const std::size_t k : members) {
+                used[k] = true;
+                group.push_back(files[k].path);
             }
         }
         std::sort(group.begin(), group.end());

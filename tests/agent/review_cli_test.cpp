@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/review/report.hpp"
+#include "agent/review/reviewer.hpp"
 #include "tests/agent/run_support.hpp"
 
 using nlohmann::json;
@@ -373,4 +374,62 @@ TEST_CASE("review: usage errors exit 2 with a clear message") {
                            "--tokenizer", OSPREY_TEST_TOKENIZER, "--cwd", plain.string()});
     CHECK(res.exit_code == 2);
     CHECK_THAT(res.err, Catch::Contains("not a git repository"));
+}
+
+TEST_CASE("review: --all groups files by folder within the token budget") {
+    test::TempDir tmp;
+    const auto root = tmp.path() / "repo";
+    const std::string body(400, 'x');  // about 100 tokens each
+    for (const char* f :
+         {"a/one.txt", "a/two.txt", "a/three.txt", "b/four.txt", "b/five.txt", "top.txt"}) {
+        test::write_text(root / f, body + "\n");
+    }
+    test::write_text(root / "b/blob.bin", std::string("\0\1\2", 3));
+    test::write_text(root / "empty.txt", "");
+    const auto groups = agent::review::file_groups(root, {}, 256);
+    std::vector<std::string> seen;
+    for (const auto& g : groups) {
+        INFO(json(g).dump());
+        CHECK(g.size() <= 2);  // 2 x ~100 tokens fit in 256, 3 do not
+        // A group never mixes folders while its own folder still has files left.
+        seen.insert(seen.end(), g.begin(), g.end());
+    }
+    std::sort(seen.begin(), seen.end());
+    CHECK(seen == std::vector<std::string>{"a/one.txt", "a/three.txt", "a/two.txt", "b/five.txt",
+                                           "b/four.txt", "top.txt"});
+    // Same-folder files come together: b's two files share a group.
+    bool b_together = false;
+    for (const auto& g : groups) {
+        b_together = b_together || g == std::vector<std::string>{"b/five.txt", "b/four.txt"};
+    }
+    CHECK(b_together);
+    const auto only_a = agent::review::file_groups(root, {"a/**"}, 100000);
+    REQUIRE(only_a.size() == 1);
+    CHECK(only_a[0].size() == 3);
+}
+
+TEST_CASE("review: --all with several groups merges the answers") {
+    ReviewRepo r;
+    json first = {
+        {"summary", "Group one is fine."}, {"verdict", "approve"}, {"findings", json::array()}};
+    json second = answer();
+    r.set_script({test::turn("One.", first.dump()), test::turn("Two.", second.dump())});
+    // A file past the budget is a group of its own; the other three share one.
+    test::write_text(r.repo / "src/big.c", "/* " + std::string(1500, 'x') + " */\n");
+    const auto res =
+        r.review({"--all", "--paths", "src/**", "--group-tokens", "256", "--format", "json"});
+    INFO(res.err);
+    const auto groups = agent::review::file_groups(r.repo, {"src/**"}, 256);
+    if (groups.size() != 2) {
+        // The script holds two answers: another grouping would make this test meaningless.
+        FAIL("expected two file groups, got " << json(groups).dump());
+    }
+    REQUIRE(res.exit_code == 0);
+    CHECK_THAT(res.err, Catch::Contains("review: group 2/2"));
+    const json report = json::parse(res.out);
+    CHECK(report.at("verdict") == "request-changes");  // the worst of the groups
+    CHECK_THAT(report.at("summary").get<std::string>(),
+               Catch::Contains("Group one is fine.") &&
+                   Catch::Contains("add is broken; divide needs a guard."));
+    CHECK(report.at("findings").size() == 5);  // main.c is reviewed too here
 }

@@ -78,7 +78,7 @@ int run_bench_constraint(const Args& args, Io& io) {
         std::sort(fast.begin(), fast.end());
         std::sort(slow.begin(), slow.end());
         std::snprintf(line, sizeof line,
-                      "%-18s allowed %7ld  trie mask median %7.2f ms  per-token reference "
+                      "%-18s allowed %7ld  mask median %7.2f ms  per-token reference "
                       "median %7.2f ms\n",
                       name, static_cast<long>(allowed), fast[fast.size() / 2],
                       slow[slow.size() / 2]);

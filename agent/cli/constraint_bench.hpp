@@ -1,6 +1,6 @@
 #pragma once
 // `osprey bench constraint`: how long the JSON-schema constrained decoder takes to compute the
-// allowed-token mask over the whole vocabulary (trie walk vs the per-token reference), in the
+// allowed-token mask over the whole vocabulary (the fast mask vs the per-token reference), in the
 // states a review answer passes through. Prints figures (recorded in docs/perf.md).
 
 #include "agent/cli/dispatcher.hpp"

@@ -710,6 +710,66 @@ std::uint32_t JsonState::min_completion() const {
     return total;
 }
 
+std::optional<JsonState::StringRoom> JsonState::string_room() const {
+    if (done_ || depth_ == 0) {
+        return std::nullopt;
+    }
+    const JsonFrame& f = frames_[depth_ - 1];
+    const Node& n = grammar_->node(f.node);
+    if (n.kind != Kind::string || f.phase != kBody || f.utf8_left != 0) {
+        return std::nullopt;
+    }
+    StringRoom room;
+    room.chars_left = sat_sub(n.max_length, f.count);
+    room.chars_needed = sat_sub(n.min_length, f.count);
+    room.min_completion = min_completion();
+    return room;
+}
+
+namespace {
+
+// Characters when `b` is plain string content (see TokenTrie::plain_chars), else -1.
+std::int32_t plain_chars_of(std::string_view b) {
+    std::int32_t chars = 0;
+    for (std::size_t i = 0; i < b.size();) {
+        const auto c = static_cast<unsigned char>(b[i]);
+        std::size_t extra = 0;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c == '"' || c == '\\' || c < 0x20 || c == 0x7F) {
+            return -1;
+        }
+        if (c < 0x80) {
+            extra = 0;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            extra = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return -1;
+        }
+        if (extra > 0 && i + extra >= b.size()) {
+            return -1;  // the sequence does not end inside the token
+        }
+        for (std::size_t k = 1; k <= extra; ++k) {
+            const auto d = static_cast<unsigned char>(b[i + k]);
+            if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF)) {
+                return -1;
+            }
+        }
+        i += extra + 1;
+        ++chars;
+    }
+    return chars;
+}
+
+}  // namespace
+
 // ---- TokenTrie ---------------------------------------------------------------------------------
 
 TokenTrie::TokenTrie(const Tokenizer& tokenizer) : vocab_size_(tokenizer.id_limit()) {
@@ -731,6 +791,15 @@ TokenTrie::TokenTrie(const Tokenizer& tokenizer) : vocab_size_(tokenizer.id_limi
         strings_[id] = std::string(b);
         order.push_back(tid);
     }
+    plain_.assign(vocab_size_, -1);
+    for (const std::int32_t id : order) {
+        plain_[static_cast<std::size_t>(id)] =
+            plain_chars_of(strings_[static_cast<std::size_t>(id)]);
+        if (plain_[static_cast<std::size_t>(id)] < 0) {
+            non_plain_.push_back(id);
+        }
+    }
+    std::sort(non_plain_.begin(), non_plain_.end());
     std::sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
         const auto& sa = strings_[static_cast<std::size_t>(a)];
         const auto& sb = strings_[static_cast<std::size_t>(b)];
@@ -799,6 +868,26 @@ JsonConstraint::JsonConstraint(std::shared_ptr<const JsonGrammar> grammar,
 void JsonConstraint::allowed_tokens(std::vector<std::uint8_t>& allowed) const {
     allowed.assign(trie_->vocab_size(), 0);
     if (state_.done()) {
+        return;
+    }
+    if (const auto room = state_.string_room()) {
+        // Inside a string (the common case, and the one where nearly every token is allowed):
+        // plain tokens are decided by arithmetic, only the others are walked.
+        const std::uint32_t bytes = state_.bytes();
+        for (std::size_t id = 0; id < allowed.size(); ++id) {
+            const std::int32_t chars = trie_->plain_chars(static_cast<std::int32_t>(id));
+            if (chars <= 0) {
+                continue;
+            }
+            const auto c = static_cast<std::uint32_t>(chars);
+            const auto len =
+                static_cast<std::uint32_t>(trie_->bytes(static_cast<std::int32_t>(id)).size());
+            const std::uint32_t after = room->min_completion - std::min(c, room->chars_needed);
+            allowed[id] = c <= room->chars_left && bytes + len + after <= max_bytes_ ? 1 : 0;
+        }
+        for (const std::int32_t id : trie_->non_plain()) {
+            allowed[static_cast<std::size_t>(id)] = allows(id) ? 1 : 0;
+        }
         return;
     }
     std::vector<JsonState> stack(trie_->max_depth() + 1, state_);

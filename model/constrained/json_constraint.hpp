@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -80,6 +81,15 @@ public:
     // Copies only the frames in use.
     void assign(const JsonState& other);
 
+    // Inside a string's body (no escape or UTF-8 sequence pending): how many characters may
+    // still be added, how many are still required (minLength), and the minimal completion now.
+    struct StringRoom {
+        std::uint32_t chars_left = 0;
+        std::uint32_t chars_needed = 0;
+        std::uint32_t min_completion = 0;
+    };
+    std::optional<StringRoom> string_room() const;
+
 private:
     bool feed(unsigned char byte);
     bool start_value(std::uint16_t node, unsigned char byte);
@@ -99,6 +109,11 @@ public:
     std::size_t vocab_size() const { return vocab_size_; }
     std::string_view bytes(std::int32_t id) const;
     bool usable(std::int32_t id) const;
+    // Characters of a token that is plain string content (no quote, backslash or control byte;
+    // whole UTF-8 sequences only), else -1.
+    std::int32_t plain_chars(std::int32_t id) const { return plain_[static_cast<std::size_t>(id)]; }
+    // The usable tokens that are not plain string content.
+    const std::vector<std::int32_t>& non_plain() const { return non_plain_; }
 
     struct Node {
         std::uint32_t end = 0;                           // one past this node's subtree (preorder)
@@ -115,6 +130,8 @@ public:
 private:
     std::size_t vocab_size_ = 0;
     std::vector<std::string> strings_;  // by id; empty when unusable
+    std::vector<std::int32_t> plain_;   // by id
+    std::vector<std::int32_t> non_plain_;
     std::vector<Node> nodes_;
     std::vector<std::int32_t> tokens_;
     std::size_t max_depth_ = 0;

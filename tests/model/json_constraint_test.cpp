@@ -213,3 +213,40 @@ TEST_CASE("json constraint: refused tokens are refused for a reason") {
     CHECK_FALSE(c.allows(maybe.front()));
     CHECK_THROWS_AS(c.accept(maybe.front()), std::logic_error);
 }
+
+TEST_CASE("json constraint: the in-string fast mask equals the reference at the bounds") {
+    if (!std::filesystem::exists(OSPREY_TEST_TOKENIZER)) {
+        WARN("SKIP: the test tokenizer is missing (run scripts/setup): " OSPREY_TEST_TOKENIZER);
+        return;
+    }
+    auto grammar = std::make_shared<const model::JsonGrammar>(test_schema());
+    auto trie = std::make_shared<const model::TokenTrie>(tokenizer());
+    const std::string head = R"({"summary":"s","verdict":"comment","findings":[{"title":")";
+    struct Case {
+        std::string prefix;
+        std::uint32_t budget;
+    };
+    const std::vector<Case> cases = {
+        {head, 100000},                         // minLength 1 not met yet
+        {head + std::string(38, 'a'), 100000},  // 2 characters left of 40
+        {head + std::string(40, 'a'), 100000},  // full: only the closing quote
+        {head + "é", 100000},                   // after a multi-byte character
+        {head + "ab", 150},                     // the byte budget binds
+        {R"({"summary":"x)", 60},               // the budget binds in the first string
+    };
+    for (const auto& c : cases) {
+        INFO(c.prefix << " budget " << c.budget);
+        model::JsonConstraint constraint(grammar, trie, c.budget);
+        model::JsonState probe(*grammar);
+        REQUIRE(probe.step(c.prefix));
+        for (const auto id : tokenizer().encode(c.prefix)) {
+            REQUIRE(constraint.allows(id));
+            constraint.accept(id);
+        }
+        std::vector<std::uint8_t> fast, reference;
+        constraint.allowed_tokens(fast);
+        constraint.allowed_tokens_reference(reference);
+        CHECK(fast == reference);
+        CHECK(std::count(fast.begin(), fast.end(), 1) > 0);
+    }
+}

@@ -213,6 +213,12 @@ ReviewAnswer run_review(const ReviewRequest& request, ModelClient& client,
     };
     std::vector<std::vector<std::string>> units;
     if (request.change) {
+        if (request.change->files.empty()) {
+            return {"Nothing to review: " + request.change->description + " changes no file" +
+                        (request.path_globs.empty() ? "." : " matching --paths."),
+                    "approve",
+                    {}};
+        }
         units.push_back({});
     } else {
         units = file_groups(request.root, request.path_globs, request.group_tokens);

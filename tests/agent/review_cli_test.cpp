@@ -433,3 +433,17 @@ TEST_CASE("review: --all with several groups merges the answers") {
                    Catch::Contains("add is broken; divide needs a guard."));
     CHECK(report.at("findings").size() == 5);  // main.c is reviewed too here
 }
+
+TEST_CASE("review: an empty change is approved without running the model") {
+    ReviewRepo r;
+    r.git("add -A");
+    r.git("commit -qm change");
+    r.set_script({});  // any model turn would fail: the script is empty
+    const auto res = r.review({"--format", "json", "--fail-on", "info"});
+    INFO(res.err);
+    REQUIRE(res.exit_code == 0);
+    const json report = json::parse(res.out);
+    CHECK(report.at("verdict") == "approve");
+    CHECK(report.at("findings").empty());
+    CHECK_THAT(report.at("summary").get<std::string>(), Catch::Contains("changes no file"));
+}

@@ -77,6 +77,12 @@ const model::Tokenizer& tokenizer() {
     return t;
 }
 
+// Built once for every test case (the sanitizer build is slow).
+std::shared_ptr<const model::TokenTrie> shared_trie() {
+    static const auto trie = std::make_shared<const model::TokenTrie>(tokenizer());
+    return trie;
+}
+
 }  // namespace
 
 TEST_CASE("json constraint: the automaton accepts compact valid documents only") {
@@ -143,7 +149,7 @@ TEST_CASE("json constraint: trie masks equal the per-token reference, random wal
         return;
     }
     auto grammar = std::make_shared<const model::JsonGrammar>(test_schema());
-    auto trie = std::make_shared<const model::TokenTrie>(tokenizer());
+    auto trie = shared_trie();
     CHECK(trie->nodes().size() > 100000);
     // Special tokens never appear in an answer.
     CHECK_FALSE(trie->usable(*tokenizer().eos_id()));
@@ -186,7 +192,7 @@ TEST_CASE("json constraint: refused tokens are refused for a reason") {
         return;
     }
     auto grammar = std::make_shared<const model::JsonGrammar>(test_schema());
-    auto trie = std::make_shared<const model::TokenTrie>(tokenizer());
+    auto trie = shared_trie();
     model::JsonConstraint c(grammar, trie, 100000);
     for (const auto id : tokenizer().encode(R"({"summary":"x","verdict":")")) {
         REQUIRE(c.allows(id));
@@ -220,7 +226,7 @@ TEST_CASE("json constraint: the in-string fast mask equals the reference at the 
         return;
     }
     auto grammar = std::make_shared<const model::JsonGrammar>(test_schema());
-    auto trie = std::make_shared<const model::TokenTrie>(tokenizer());
+    auto trie = shared_trie();
     const std::string head = R"({"summary":"s","verdict":"comment","findings":[{"title":")";
     struct Case {
         std::string prefix;

@@ -208,6 +208,10 @@ int run_review_command(const Args& args, Io& io) {
         return kExitUsage;
     }
 
+    if (args.has("--token-delay")) {
+        client->set_token_delay(std::chrono::milliseconds(number(args, "--token-delay", 1)));
+    }
+
     rv::ReviewProgress progress;
     progress.log = [&](const std::string& line) { io.err << line << "\n" << std::flush; };
     rv::ReviewReport report;
@@ -314,6 +318,7 @@ Command review_command() {
         {"--timeout", "DURATION", "wall time per review session before the answer"},
         {"--answer-bytes", "N", "byte budget of a constrained final answer (default 32768)"},
         {"--group-tokens", "N", "--all: estimated tokens per file group (default 24000)"},
+        {"--token-delay", "MS", "pause before each generated token (demos, interruption tests)"},
     };
     cmd.run = run_review_command;
     return cmd;

@@ -2,7 +2,14 @@
 // calls git_diff, definition and read and then answers; the three output formats (SARIF validated
 // against the official SARIF 2.1.0 schema); invalid findings dropped and counted; exit codes by
 // --fail-on; usage errors.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -446,4 +453,66 @@ TEST_CASE("review: an empty change is approved without running the model") {
     CHECK(report.at("verdict") == "approve");
     CHECK(report.at("findings").empty());
     CHECK_THAT(report.at("summary").get<std::string>(), Catch::Contains("changes no file"));
+}
+
+TEST_CASE("review: SIGTERM during the review ends it with 143") {
+    ReviewRepo r;
+    std::string long_reasoning;
+    for (int i = 0; i < 300; ++i) {
+        long_reasoning += "step " + std::to_string(i) + ", ";
+    }
+    r.set_script({test::turn("Diff first.", "", {test::invoke("git_diff", {})}),
+                  test::turn(long_reasoning, answer().dump())});
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const std::vector<std::string> argv = {OSPREY_BINARY,   "review",
+                                           "--model",       "scripted:" + r.script.string(),
+                                           "--tokenizer",   OSPREY_TEST_TOKENIZER,
+                                           "--cwd",         r.repo.string(),
+                                           "--token-delay", "20"};
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        const int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        close(fds[0]);
+        std::vector<char*> args;
+        for (const auto& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    close(fds[1]);
+    // Once the first tool call is logged the reviewer is running (signals are handled).
+    std::string err;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (err.find("[git_diff]") == std::string::npos && std::chrono::steady_clock::now() < end) {
+        pollfd p{fds[0], POLLIN, 0};
+        if (poll(&p, 1, 100) > 0) {
+            char buf[4096];
+            const ssize_t n = read(fds[0], buf, sizeof buf);
+            if (n <= 0) {
+                break;
+            }
+            err.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    REQUIRE(err.find("[git_diff]") != std::string::npos);
+    kill(pid, SIGTERM);
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+        err.append(buf, static_cast<std::size_t>(n));
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    INFO(err);
+    REQUIRE(WIFEXITED(status));  // it ended by itself, not killed by the signal
+    CHECK(WEXITSTATUS(status) == 143);
+    CHECK_THAT(err, Catch::Contains("osprey review: interrupted"));
 }

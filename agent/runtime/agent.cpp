@@ -161,8 +161,9 @@ model::ChatOptions chat_options_for(std::string_view mode) {
 }
 
 std::string system_prompt(const std::filesystem::path& workspace,
-                          const std::vector<std::string>& notes) {
-    std::string text(kInstructions);
+                          const std::vector<std::string>& notes,
+                          std::optional<std::string_view> instructions) {
+    std::string text(instructions.value_or(kInstructions));
     text += "\n\nWorkspace root: " + workspace.string();
     for (const char* name : {"AGENTS.md", "CLAUDE.md"}) {
         if (auto memory = read_text(workspace / name)) {
@@ -598,7 +599,7 @@ asio::awaitable<AgentOutcome> Agent::run_turn(std::string user_message) {
             if (messages_.empty()) {
                 messages_.push_back(
                     {{"role", "system"},
-                     {"content", system_prompt(options_.workspace, options_.project_notes)},
+                     {"content", system_prompt(options_.workspace, options_.project_notes, options_.instructions)},
                      {"tools", tool_specs(registry_)}});
             }
             for (auto& m : tail) {

@@ -45,6 +45,9 @@ struct AgentOptions {
     // memory session) and returns that session's id for the compaction event. Unset: the
     // session's own journal is the record.
     std::function<std::string(std::int64_t step)> keep_old_session;
+    // Replaces the built-in instructions at the top of the system prompt (front ends with their
+    // own job, such as `osprey review`); project memory and the workspace line still follow.
+    std::optional<std::string> instructions;
     // The workspace's saved project notes (memory layer), shown in the system prompt.
     std::vector<std::string> project_notes;
     // Osprey's data folder (the memory tool's project notes); empty: none.
@@ -65,7 +68,8 @@ model::ChatOptions chat_options_for(std::string_view mode);
 
 // The system prompt text (without the tool schemas, which the encoder renders).
 std::string system_prompt(const std::filesystem::path& workspace,
-                          const std::vector<std::string>& notes = {});
+                          const std::vector<std::string>& notes = {},
+                          std::optional<std::string_view> instructions = std::nullopt);
 
 // The terminal's answer to a call that needs approval (permission mode `ask`).
 struct ApprovalRequest {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -311,6 +312,54 @@ TurnOutput ModelClient::generate_turn(
         out.finish =
             out.message.tool_calls.empty() ? FinishReason::end_turn : FinishReason::tool_calls;
     }
+    out.decode_time = since(t0);
+    return out;
+}
+
+ModelClient::ConstrainedOutput ModelClient::generate_constrained(model::JsonConstraint& constraint,
+                                                                 const std::atomic<bool>& cancel) {
+    if (!session_ || !sampler_) {
+        throw ModelError("constrained decoding needs the local backend");
+    }
+    if (logits_.empty()) {
+        throw ModelError("the session has no logits to sample from (nothing was prefilled)");
+    }
+    ConstrainedOutput out;
+    const auto t0 = Clock::now();
+    std::vector<std::uint8_t> allowed;
+    std::vector<float> masked;
+    while (!constraint.done()) {
+        if (cancel.load()) {
+            break;
+        }
+        std::int32_t token = sampler_->sample(logits_);
+        if (!constraint.allows(token)) {
+            constraint.allowed_tokens(allowed);
+            masked = logits_;
+            bool any = false;
+            for (std::size_t i = 0; i < masked.size(); ++i) {
+                if (i < allowed.size() && allowed[i] != 0) {
+                    any = true;
+                } else {
+                    masked[i] = -std::numeric_limits<float>::infinity();
+                }
+            }
+            if (!any) {
+                throw ModelError("constrained decoding: no token can continue the answer");
+            }
+            token = sampler_->sample(masked);
+            ++out.masked_steps;
+        }
+        constraint.accept(token);
+        feed(token);
+        ++out.decoded_tokens;
+    }
+    out.complete = constraint.done();
+    if (out.complete) {
+        feed(eos_);  // the turn ends as any other: the context stays well formed
+        ++out.decoded_tokens;
+    }
+    out.text = constraint.text();
     out.decode_time = since(t0);
     return out;
 }

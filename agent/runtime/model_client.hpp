@@ -25,6 +25,7 @@
 
 #include "model/backend.hpp"
 #include "model/chat/output_parser.hpp"
+#include "model/constrained/json_constraint.hpp"
 #include "model/sampler.hpp"
 #include "model/session.hpp"
 #include "model/tokenizer/tokenizer.hpp"
@@ -85,6 +86,21 @@ public:
                              const std::atomic<bool>& cancel,
                              const std::function<void(const model::ParseEvent&)>& on_event);
 
+    // Local backend only: decodes a turn whose every token is one `constraint` allows (JSON
+    // schema enforced during decoding), until the document is complete; then feeds the end of
+    // sentence. A sampled token the constraint refuses is redrawn from the masked logits (the
+    // same distribution as masking first, at a fraction of the cost). Returns the text; throws
+    // ModelError for the scripted backend or when nothing can be sampled.
+    struct ConstrainedOutput {
+        std::string text;
+        std::int64_t decoded_tokens = 0;
+        std::int64_t masked_steps = 0;  // steps that needed the full mask
+        std::chrono::milliseconds decode_time{0};
+        bool complete = false;
+    };
+    ConstrainedOutput generate_constrained(model::JsonConstraint& constraint,
+                                           const std::atomic<bool>& cancel);
+    bool is_scripted() const { return script_.has_value() && !session_; }
     // Starts an empty session (compaction): the old KV state is dropped, the counters go on.
     void reset();
 

@@ -30,9 +30,10 @@ Database Database::connect(const std::string& target, std::filesystem::path path
 Database Database::open(const std::filesystem::path& path) {
     Database db = connect(path.string(), path,
                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
-    // WAL + synchronous=NORMAL: committed transactions survive a process kill; an OS crash may lose
-    // the last few, never corrupt the file.
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    // WAL + synchronous=FULL: a committed transaction is on disk (the WAL is fsync'd at each
+    // commit), so an event committed before the agent acts on it survives a power loss too, not
+    // only a killed process. Token deltas are batched, so this costs one fsync per action.
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
     return db;
 }
 

@@ -1,8 +1,11 @@
 #include "agent/cli/agent_setup.hpp"
 
 #include <cstdlib>
+#include <mutex>
 
+#include "memory/file_history.hpp"
 #include "memory/journal.hpp"
+#include "memory/notes.hpp"
 #include "memory/sessions.hpp"
 #include "memory/store.hpp"
 #include "model/weights.hpp"
@@ -217,6 +220,56 @@ std::filesystem::path data_dir_from(const Args& args) {
     } catch (const std::exception& e) {
         throw UsageError(std::string("no data folder: ") + e.what() + " (use --data-dir)");
     }
+}
+
+void attach_memory(AgentOptions& options, memory::Store& store, ModelClient& client,
+                   KvPersistence& kv, std::ostream& warn) {
+    for (const auto& note : memory::ProjectNotes(store.db()).list(options.workspace.string())) {
+        options.project_notes.push_back(note.text);
+    }
+    options.data_dir = store.data_dir();
+    // File history: its own connection, as tools run on their own threads while the loop
+    // journals on the main one.
+    auto history_db = std::make_shared<memory::Database>(memory::Database::open(store.db().path()));
+    auto history_lock = std::make_shared<std::mutex>();
+    options.before_file_change = [history_db, history_lock](const std::string& session_id,
+                                                            std::int64_t step,
+                                                            const std::filesystem::path& path) {
+        std::lock_guard lock(*history_lock);
+        memory::FileHistory(*history_db).record_before_change(session_id, step, path);
+    };
+    kv.own_db = std::make_shared<memory::Database>(memory::Database::open(store.db().path()));
+    kv.lock = std::make_shared<std::mutex>();
+    kv.db = kv.own_db.get();
+    kv.folder = store.kv_dir();
+    if (!client.has_engine()) {
+        return;
+    }
+    auto saved_at = std::make_shared<std::int64_t>(0);
+    options.checkpoint = [&client, &kv, &warn, saved_at](const std::string& session_id,
+                                                         bool turn_end) {
+        const std::int64_t now = client.context_tokens();
+        if (!turn_end && now - *saved_at < kSnapshotEveryTokens) {
+            return;
+        }
+        try {
+            save_snapshot(client, session_id, kv);
+            *saved_at = now;
+        } catch (const std::exception& e) {
+            warn << "osprey: warning: no KV snapshot at " << now << " tokens: " << e.what() << "\n";
+        }
+    };
+}
+
+std::int64_t kv_budget_from(const Args& args) {
+    if (auto b = args.value("--kv-disk-budget")) {
+        try {
+            return parse_byte_size(*b);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(std::string("--kv-disk-budget: ") + e.what());
+        }
+    }
+    return KvPersistence{}.budget_bytes;
 }
 
 }  // namespace osprey::agent::cli

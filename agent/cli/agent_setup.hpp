@@ -10,6 +10,7 @@
 #include "agent/cli/dispatcher.hpp"
 #include "agent/permissions.hpp"
 #include "agent/runtime/agent.hpp"
+#include "agent/runtime/kv_persistence.hpp"
 #include "agent/runtime/model_client.hpp"
 #include "memory/store.hpp"
 
@@ -36,6 +37,17 @@ std::unique_ptr<ModelClient> model_client_from(const Args& args, bool model_from
 // step `step`) holding a copy of its journal. Returns the new id.
 std::string keep_session_copy(memory::Store& store, const std::string& session_id,
                               std::int64_t step);
+
+// What the memory layer adds to a task: the workspace's project notes in the system prompt, the
+// data folder for the memory tool, the file history written before every tool's file change,
+// and (local engine) KV snapshots at turn ends and after large prefills into `kv`. `warn` gets
+// the message of a snapshot that could not be written (the task goes on). `kv` and `client`
+// must outlive the agent.
+void attach_memory(AgentOptions& options, memory::Store& store, ModelClient& client,
+                   KvPersistence& kv, std::ostream& warn);
+
+// --kv-disk-budget SIZE (default 20G). Throws UsageError.
+std::int64_t kv_budget_from(const Args& args);
 
 // --data-dir, else the default data folder. Throws UsageError when there is none.
 std::filesystem::path data_dir_from(const Args& args);

@@ -7,6 +7,7 @@
 #include "agent/cli/codenav_bench.hpp"
 #include "agent/cli/constraint_bench.hpp"
 #include "agent/cli/info_commands.hpp"
+#include "agent/cli/interactive/session_hooks.hpp"
 #include "agent/cli/interactive/session_loop.hpp"
 #include "agent/cli/memory_bench.hpp"
 #include "agent/cli/model_commands.hpp"
@@ -30,15 +31,15 @@ Dispatcher make_osprey_cli() {
     cli.add(chat_command());
     cli.add(model_command());
     cli.add(run_command());
-    cli.add(interactive::interactive_command());
+    cli.add(interactive::interactive_command(interactive::session_commands()));
     cli.add(review_command());
     cli.add(tool_command());
     cli.add(sessions_command());
     cli.add(notes_command());
     cli.add(sandbox_command());
-    cli.add(bench_command({tokenizer_bench_command(), codenav_bench_command(),
-                           sandbox_bench_command(), memory_bench_command(),
-                           constraint_bench_command()}));
+    cli.add(
+        bench_command({tokenizer_bench_command(), codenav_bench_command(), sandbox_bench_command(),
+                       memory_bench_command(), constraint_bench_command()}));
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

@@ -53,13 +53,7 @@ int run_agent(const Args& args, Io& io) {
     AgentOptions options = agent_options_from(args, PermissionMode::read_only);
     options.prompt = prompt;
     KvPersistence kv;
-    if (auto b = args.value("--kv-disk-budget")) {
-        try {
-            kv.budget_bytes = parse_byte_size(*b);
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(std::string("--kv-disk-budget: ") + e.what());
-        }
-    }
+    kv.budget_bytes = kv_budget_from(args);
     const std::string output = args.value("--output").value_or("text");
     if (output != "text" && output != "json" && output != "stream-json") {
         throw UsageError("--output must be text, json or stream-json, got '" + output + "'");
@@ -180,38 +174,7 @@ int run_agent(const Args& args, Io& io) {
         journal.append("agent.start", fork_start_record(*resumed).dump(), resumed->steps,
                        memory::Durability::commit_now);
     }
-    for (const auto& note : memory::ProjectNotes(store->db()).list(options.workspace.string())) {
-        options.project_notes.push_back(note.text);
-    }
-    // File history (what /rewind restores): its own connection, as tools run on their own
-    // threads while the loop journals on this one.
-    auto history_db =
-        std::make_shared<memory::Database>(memory::Database::open(store->db().path()));
-    auto history_lock = std::make_shared<std::mutex>();
-    options.before_file_change = [history_db, history_lock, session_id](
-                                     std::int64_t step, const std::filesystem::path& path) {
-        std::lock_guard lock(*history_lock);
-        memory::FileHistory(*history_db).record_before_change(session_id, step, path);
-    };
-    options.data_dir = data_dir;
-    kv.db = &store->db();
-    kv.folder = data_dir / "kv";
-    if (client->has_engine()) {
-        auto saved_at = std::make_shared<std::int64_t>(0);
-        options.checkpoint = [&client, &kv, session_id, &io, saved_at](bool turn_end) {
-            const std::int64_t now = client->context_tokens();
-            if (!turn_end && now - *saved_at < kSnapshotEveryTokens) {
-                return;
-            }
-            try {
-                save_snapshot(*client, session_id, kv);
-                *saved_at = now;
-            } catch (const std::exception& e) {
-                io.err << "osprey run: warning: no KV snapshot at " << now
-                       << " tokens: " << e.what() << "\n";
-            }
-        };
-    }
+    attach_memory(options, *store, *client, kv, io.err);
     json restore_info = json::object();
     if (resume_ref) {
         options.first_seq = resumed->streamed_events;

@@ -252,7 +252,7 @@ Agent::CallOutcome Agent::run_call(const std::string& name, const json& args, st
     tools::ToolContext ctx = tool_ctx_;
     if (options_.before_file_change) {
         ctx.before_change = [this, step](const std::filesystem::path& path) {
-            options_.before_file_change(step, path);
+            options_.before_file_change(session_id_, step, path);
         };
     }
     try {
@@ -313,7 +313,7 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
         prefill_time = co_await on_pool<std::chrono::milliseconds>(compute_, [this, &pending] {
             const auto took = model_.append(pending);
             if (options_.checkpoint) {
-                options_.checkpoint(false);
+                options_.checkpoint(session_id_, false);
             }
             return took;
         });
@@ -329,7 +329,7 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
                     asio::post(io_, [this, ev] { on_parse_event(ev); });
                 });
             if (options_.checkpoint && out.finish != FinishReason::cancelled) {
-                options_.checkpoint(true);
+                options_.checkpoint(session_id_, true);
             }
             return out;
         });
@@ -599,7 +599,8 @@ asio::awaitable<AgentOutcome> Agent::run_turn(std::string user_message) {
             if (messages_.empty()) {
                 messages_.push_back(
                     {{"role", "system"},
-                     {"content", system_prompt(options_.workspace, options_.project_notes, options_.instructions)},
+                     {"content", system_prompt(options_.workspace, options_.project_notes,
+                                               options_.instructions)},
                      {"tools", tool_specs(registry_)}});
             }
             for (auto& m : tail) {

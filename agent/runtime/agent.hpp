@@ -52,15 +52,17 @@ struct AgentOptions {
     std::vector<std::string> project_notes;
     // Osprey's data folder (the memory tool's project notes); empty: none.
     std::filesystem::path data_dir;
-    // Called (on a tool thread) before a tool creates, changes or deletes a file, with the step
-    // it belongs to: file history for /rewind.
-    std::function<void(std::int64_t step, const std::filesystem::path&)> before_file_change;
+    // Called (on a tool thread) before a tool creates, changes or deletes a file, with the
+    // session and step it belongs to: file history for /rewind.
+    std::function<void(const std::string& session_id, std::int64_t step,
+                       const std::filesystem::path&)>
+        before_file_change;
     // The seq of the first streamed event: the number the session's stream already holds
     // (resume; journal-only state records are not streamed and not counted).
     std::int64_t first_seq = 0;
     // Called on the compute thread after each prefill (false) and each generated turn (true):
     // where KV snapshots are written. Must not throw.
-    std::function<void(bool turn_end)> checkpoint;
+    std::function<void(const std::string& session_id, bool turn_end)> checkpoint;
 };
 
 // chat | think | max -> encoder options; throws std::invalid_argument otherwise.

@@ -8,12 +8,25 @@
 
 namespace osprey::agent {
 
+namespace {
+
+std::unique_lock<std::mutex> hold(const KvPersistence& kv) {
+    return kv.lock ? std::unique_lock<std::mutex>(*kv.lock) : std::unique_lock<std::mutex>();
+}
+
+}  // namespace
+
 RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_t>& context,
                               const std::vector<std::int32_t>& pending, const KvPersistence& kv) {
+    const auto guard = hold(kv);
     RestoreReport report;
     if (!client.has_engine()) {
         client.restore(context, nullptr);
         report.restored_tokens = static_cast<std::int64_t>(context.size());
+        return report;
+    }
+    if (!context.empty() && client.truncate_to(context)) {
+        report.restored_tokens = static_cast<std::int64_t>(context.size());  // the live session
         return report;
     }
     std::vector<std::int32_t> wanted = context;
@@ -50,6 +63,7 @@ void save_snapshot(ModelClient& client, const std::string& session_id, const KvP
     if (session == nullptr || kv.db == nullptr || session->token_count() == 0) {
         return;
     }
+    const auto guard = hold(kv);
     memory::KvSnapshots catalogue(*kv.db);
     const std::string hash = memory::token_prefix_hash(session->tokens());
     for (const auto& old : catalogue.for_session(session_id, client.fingerprint())) {

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,12 @@
 namespace osprey::agent {
 
 struct KvPersistence {
+    // The catalogue's connection. Snapshots are written on the compute thread while the event
+    // loop journals on the store's main connection, so a running task gives this its own
+    // connection (`own_db`) and serialises on `lock`.
     memory::Database* db = nullptr;
+    std::shared_ptr<memory::Database> own_db;
+    std::shared_ptr<std::mutex> lock;
     std::filesystem::path folder;  // <data dir>/kv
     std::int64_t budget_bytes = std::int64_t{20} << 30;
 };

@@ -150,6 +150,22 @@ std::int64_t ModelClient::restore(const std::vector<std::int32_t>& context,
     return prefilled;
 }
 
+bool ModelClient::truncate_to(const std::vector<std::int32_t>& context) {
+    if (context.size() > tokens_.size() - preloaded_ ||
+        !std::equal(context.begin(), context.end(), tokens_.begin())) {
+        return false;
+    }
+    if (session_) {
+        session_->truncate(static_cast<std::int64_t>(context.size()));
+    }
+    tokens_.resize(context.size());
+    preloaded_ = 0;
+    logits_.clear();
+    append_logits_.clear();
+    append_end_ = static_cast<std::int64_t>(tokens_.size());
+    return true;
+}
+
 void ModelClient::refeed_last() {
     // A snapshot keeps no logits: the last token goes through the model once more.
     session_->truncate(session_->token_count() - 1);

@@ -113,6 +113,9 @@ public:
     std::int64_t restore(const std::vector<std::int32_t>& context,
                          std::unique_ptr<model::Session> restored,
                          std::span<const std::int32_t> pending = {});
+    // Rewind of the live session: when it holds `context` as a prefix, truncates it there (the
+    // engine's truncate) and returns true; false (nothing changed) otherwise.
+    bool truncate_to(const std::vector<std::int32_t>& context);
     bool has_engine() const { return session_ != nullptr; }
     const std::shared_ptr<model::Backend>& backend() const { return backend_; }
     // The scripted backend: the script index of the last turn generated, and the next one to play.

@@ -160,7 +160,7 @@ TEST_CASE("osprey on a terminal: prompts, slash commands, an ask, Ctrl-C, one se
     term.send("/help\r");
     REQUIRE_SCREEN(term, "/rewind");
     term.send("/resume last\r");
-    REQUIRE_SCREEN(term, "/resume is not available yet");
+    REQUIRE_SCREEN(term, "/resume: that is this session");
 
     // A write needs approval (ask is the default on a terminal): the call is shown, then the
     // question; "y" runs it and the diff is shown.

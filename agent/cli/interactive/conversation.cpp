@@ -49,9 +49,11 @@ Conversation::~Conversation() {
 }
 
 std::unique_ptr<Agent> Conversation::make_agent(const std::string& session_id,
-                                                memory::Journal* journal) {
+                                                memory::Journal* journal, std::int64_t first_seq) {
+    AgentOptions options = options_;
+    options.first_seq = first_seq;
     auto agent =
-        std::make_unique<Agent>(io_, model_, registry_, options_, session_id, journal, &tool_log_,
+        std::make_unique<Agent>(io_, model_, registry_, options, session_id, journal, &tool_log_,
                                 [this](const nlohmann::json& ev) { renderer_.on_event(ev); });
     wire(*agent);
     return agent;

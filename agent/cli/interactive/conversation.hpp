@@ -58,7 +58,9 @@ public:
     void replace_session(std::string session_id, std::unique_ptr<memory::Journal> journal,
                          std::unique_ptr<Agent> agent);
     // A new Agent on this conversation's model, registry, options and tool log (for the hooks).
-    std::unique_ptr<Agent> make_agent(const std::string& session_id, memory::Journal* journal);
+    // `first_seq`: the events the session's stream already holds (a resumed session).
+    std::unique_ptr<Agent> make_agent(const std::string& session_id, memory::Journal* journal,
+                                      std::int64_t first_seq = 0);
 
 private:
     Approval ask(const ApprovalRequest& request);

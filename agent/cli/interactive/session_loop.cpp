@@ -52,6 +52,9 @@ int run_interactive(const Args& args, Io& io, const SessionCommands& hooks) {
     const bool color = color_wanted();
     LineEditor editor(data_dir / "history");
     tools::Registry registry = tools::make_default_registry();
+    KvPersistence kv;
+    kv.budget_bytes = cli::kv_budget_from(args);
+    cli::attach_memory(options, *store, *client, kv, std::cerr);
     Conversation conversation(*client, registry, *store, options, editor, std::cout, color);
     const Style& s = conversation.renderer().style();
     std::cout << s.bold("osprey") << " " << s.dim(build_info().version) << " · "
@@ -143,6 +146,8 @@ cli::Command interactive_command(SessionCommands hooks) {
         "session; Ctrl-C twice at an empty prompt, Ctrl-D or /quit ends it. /help lists the\n"
         "slash commands. The model is --model, else $OSPREY_MODEL.";
     cmd.options = cli::agent_cli_options("ask");
+    cmd.options.push_back(
+        {"--kv-disk-budget", "SIZE", "disk space for KV snapshots, LRU-evicted (default 20G)"});
     cmd.run = [hooks = std::move(hooks)](const Args& args, Io& io) {
         return run_interactive(args, io, hooks);
     };

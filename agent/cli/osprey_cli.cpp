@@ -36,9 +36,9 @@ Dispatcher make_osprey_cli() {
     cli.add(sessions_command());
     cli.add(notes_command());
     cli.add(sandbox_command());
-    cli.add(bench_command({tokenizer_bench_command(), codenav_bench_command(),
-                           sandbox_bench_command(), memory_bench_command(),
-                           constraint_bench_command()}));
+    cli.add(
+        bench_command({tokenizer_bench_command(), codenav_bench_command(), sandbox_bench_command(),
+                       memory_bench_command(), constraint_bench_command()}));
 
     // `osprey help [COMMAND...]` needs the finished table, so it sees a copy made after the others.
     auto table = std::make_shared<Dispatcher>(cli);

@@ -599,7 +599,8 @@ asio::awaitable<AgentOutcome> Agent::run_turn(std::string user_message) {
             if (messages_.empty()) {
                 messages_.push_back(
                     {{"role", "system"},
-                     {"content", system_prompt(options_.workspace, options_.project_notes, options_.instructions)},
+                     {"content", system_prompt(options_.workspace, options_.project_notes,
+                                               options_.instructions)},
                      {"tools", tool_specs(registry_)}});
             }
             for (auto& m : tail) {

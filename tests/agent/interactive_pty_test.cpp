@@ -248,7 +248,10 @@ TEST_CASE("osprey on a terminal: n declines, always, Ctrl-C in a tool, /compact,
     term.send("wait a while\r");
     REQUIRE_SCREEN(term, "? allow shell echo waiting; sleep 30");
     term.send("a\r");
-    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    // The answer's newline is echoed before the line editor gives the terminal back (Ctrl-C is a
+    // key while it edits, a signal after).
+    REQUIRE_SCREEN(term, "[a]lways: a\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const auto t0 = std::chrono::steady_clock::now();
     term.send("\x03");
     REQUIRE_SCREEN(term, "interrupted");

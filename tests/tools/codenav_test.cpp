@@ -3,11 +3,13 @@
 // end-to-end run on this repository.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <tuple>
 
 #include "tests/tools/tool_test_support.hpp"
 #include "tools/codenav/codenav_tools.hpp"
 #include "tools/codenav/symbol_index.hpp"
 #include "tools/codenav/symbols.hpp"
+#include "tools/core/file_io.hpp"
 
 using namespace osprey::tools;
 using nlohmann::json;
@@ -123,6 +125,35 @@ TEST_CASE("code navigation on fixtures in eight languages") {
         CHECK(lines[f.file] == std::vector<int>{f.helper_line, f.call_line});
         CHECK(enclosing[f.file] == f.enclosing);
     }
+}
+
+TEST_CASE("the reference walk finds exactly what references.scm finds") {
+    // The fixtures in every language, tsx included, and this repository's own C++ sources.
+    std::vector<std::pair<fs::path, const Language*>> files;
+    for (const auto& f : kFixtures)
+        files.emplace_back(kFixtureDir / f.file, language_for_path(f.file));
+    files.emplace_back(kFixtureDir / "typescript/widget.ts", find_language("tsx"));
+    for (const auto& e : fs::recursive_directory_iterator(fs::path(OSPREY_SOURCE_DIR) / "tools")) {
+        if (e.is_regular_file() && language_for_path(e.path()) != nullptr)
+            files.emplace_back(e.path(), language_for_path(e.path()));
+    }
+    REQUIRE(files.size() > 20);
+    SymbolExtractor extractor;
+    std::size_t compared = 0;
+    for (const auto& [path, language] : files) {
+        INFO(path.string() << " as " << language->name);
+        const std::string source = read_file(path);
+        const auto walked = extractor.extract(*language, source, true, ReferenceScan::fastest);
+        const auto queried = extractor.extract(*language, source, true, ReferenceScan::query);
+        REQUIRE(walked.references.size() == queried.references.size());
+        for (std::size_t i = 0; i < walked.references.size(); ++i) {
+            const auto& a = walked.references[i];
+            const auto& b = queried.references[i];
+            CHECK(std::tie(a.name, a.line, a.column) == std::tie(b.name, b.line, b.column));
+        }
+        compared += walked.references.size();
+    }
+    CHECK(compared > 1000);
 }
 
 TEST_CASE("the symbol index is incremental: unchanged files are neither read nor parsed") {

@@ -21,7 +21,7 @@ struct MapSymbol {
     std::uint32_t line;
     std::string signature;
     int depth;
-    double score = 0;
+    double usage = 1;  // 1 + log(1 + files referencing the name), the same for every repo_map
 };
 
 bool path_matches(const std::string& path, const std::string& focus) {
@@ -41,6 +41,14 @@ struct RepoGraph {
     std::vector<std::tuple<std::size_t, std::size_t, double>> edges;  // from, to, weight
     std::vector<double> out_weight;
 };
+
+void set_usage(RepoGraph& graph) {
+    for (auto& s : graph.symbols) {
+        const auto it = graph.used_by.find(s.name);
+        const std::size_t used = it == graph.used_by.end() ? 0 : it->second;
+        s.usage = 1.0 + std::log1p(static_cast<double>(used));
+    }
+}
 
 std::shared_ptr<const RepoGraph> build_graph(SymbolIndex& index) {
     auto& db = index.database();
@@ -105,6 +113,7 @@ std::shared_ptr<const RepoGraph> build_graph(SymbolIndex& index) {
         graph->edges.emplace_back(key >> 32, key & 0xffffffffU, w);
         graph->out_weight[key >> 32] += w;
     }
+    set_usage(*graph);
     return graph;
 }
 
@@ -119,7 +128,7 @@ RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
     const auto& paths = graph->paths;
     const auto& defined_in = graph->defined_in;
     const std::size_t n = paths.size();
-    std::vector<MapSymbol> symbols = graph->symbols;
+    const std::vector<MapSymbol>& symbols = graph->symbols;
     // Personalisation: focus files and folders, and the files defining focus symbols.
     std::vector<double> personal(n, 0.0);
     std::unordered_set<std::string> focus_names;
@@ -167,14 +176,18 @@ RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
         rank.swap(next);
     }
 
-    for (auto& s : symbols) {
-        const auto it = graph->used_by.find(s.name);
-        const std::size_t used = it == graph->used_by.end() ? 0 : it->second;
-        s.score = rank[s.file] * (1.0 + std::log1p(static_cast<double>(used))) *
-                  (focus_names.count(s.name) != 0 ? 10.0 : 1.0) * (s.kind == "method" ? 0.5 : 1.0);
+    // Ranked by score through a list of indices: the shared symbols are neither copied nor moved.
+    std::vector<double> score(symbols.size());
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+        const MapSymbol& s = symbols[i];
+        score[i] = rank[s.file] * s.usage * (focus_names.count(s.name) != 0 ? 10.0 : 1.0) *
+                   (s.kind == "method" ? 0.5 : 1.0);
     }
-    std::sort(symbols.begin(), symbols.end(),
-              [](const MapSymbol& a, const MapSymbol& b) { return a.score > b.score; });
+    std::vector<std::size_t> order(symbols.size());
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return score[a] > score[b]; });
 
     // Greedy fill of the budget (about 4 characters per token).
     const std::size_t budget_chars = options.budget_tokens * 4;
@@ -182,7 +195,8 @@ RepoMap build_repo_map(SymbolIndex& index, const RepoMapOptions& options) {
     std::unordered_map<std::size_t, std::vector<const MapSymbol*>> chosen;
     std::vector<std::size_t> file_order;
     std::size_t misses = 0;
-    for (const auto& s : symbols) {
+    for (const std::size_t i : order) {
+        const MapSymbol& s = symbols[i];
         const std::size_t cost =
             s.signature.size() + 10 + (chosen.count(s.file) == 0 ? paths[s.file].size() + 2 : 0);
         if (used_chars + cost > budget_chars) {

@@ -32,12 +32,22 @@ CREATE TABLE IF NOT EXISTS codenav_symbols(
     file_id INTEGER NOT NULL, name TEXT NOT NULL, qualifier TEXT NOT NULL, kind TEXT NOT NULL,
     start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, signature TEXT NOT NULL,
     declaration INTEGER NOT NULL, depth INTEGER NOT NULL, parent TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS codenav_symbols_name ON codenav_symbols(name);
-CREATE INDEX IF NOT EXISTS codenav_symbols_file ON codenav_symbols(file_id);
 CREATE TABLE IF NOT EXISTS codenav_refs(
     file_id INTEGER NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, positions TEXT NOT NULL);
+)sql";
+
+const char* kIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS codenav_symbols_name ON codenav_symbols(name);
+CREATE INDEX IF NOT EXISTS codenav_symbols_file ON codenav_symbols(file_id);
 CREATE INDEX IF NOT EXISTS codenav_refs_name ON codenav_refs(name);
 CREATE INDEX IF NOT EXISTS codenav_refs_file ON codenav_refs(file_id);
+)sql";
+
+const char* kDropIndexes = R"sql(
+DROP INDEX IF EXISTS codenav_symbols_name;
+DROP INDEX IF EXISTS codenav_symbols_file;
+DROP INDEX IF EXISTS codenav_refs_name;
+DROP INDEX IF EXISTS codenav_refs_file;
 )sql";
 
 struct FileRow {
@@ -97,7 +107,11 @@ SymbolIndex::SymbolIndex(const Workspace& ws, const fs::path& db_path)
           }
       }()) {
     db_.exec("PRAGMA synchronous=NORMAL");
+    // A cold index of a large tree writes hundreds of megabytes in one transaction; with
+    // sqlite's default 2 MiB page cache it spills and re-reads pages all along.
+    db_.exec("PRAGMA cache_size=-65536");
     db_.exec(kSchema);
+    db_.exec(kIndexes);
     auto get = db_.prepare("SELECT value FROM codenav_meta WHERE key = ?1");
     auto meta = [&](const char* key) -> std::optional<std::string> {
         get.reset();
@@ -175,6 +189,11 @@ IndexStats SymbolIndex::refresh(unsigned threads) {
     });
 
     memory::Transaction tx(db_);
+    // A cold build loads every row at once: sorting each lookup index once at the end costs far
+    // less than keeping it up to date row by row. (Same transaction, so a failure keeps them.)
+    const bool bulk_load = rows.empty() && !work.empty();
+    if (bulk_load)
+        db_.exec(kDropIndexes);
     auto del_symbols = db_.prepare("DELETE FROM codenav_symbols WHERE file_id = ?1");
     auto del_refs = db_.prepare("DELETE FROM codenav_refs WHERE file_id = ?1");
     auto del_file = db_.prepare("DELETE FROM codenav_files WHERE id = ?1");
@@ -303,6 +322,8 @@ IndexStats SymbolIndex::refresh(unsigned threads) {
         for (auto& t : pool)
             t.join();
     }
+    if (bulk_load)
+        db_.exec(kIndexes);
     tx.commit();
     if (stats.parsed > 0 || stats.removed > 0)
         ++content_version_;

@@ -36,6 +36,11 @@ struct FileSymbols {
     bool has_errors = false;  // the tree has syntax errors (results are best effort)
 };
 
+// How references are found: by walking the tree and testing node types when references.scm is a
+// plain list of node types (fast; the default), or by running the query (the plain version the
+// walk is tested against; also used for any richer references.scm).
+enum class ReferenceScan { fastest, query };
+
 // One parser (one per thread); the compiled queries are shared and built once.
 class SymbolExtractor {
 public:
@@ -46,7 +51,7 @@ public:
 
     // Throws ToolError when the language has no queries or the parse is cut off.
     FileSymbols extract(const Language& language, std::string_view source,
-                        bool with_references = true);
+                        bool with_references = true, ReferenceScan scan = ReferenceScan::fastest);
 
 private:
     struct Impl;

@@ -238,25 +238,37 @@ void attach_memory(AgentOptions& options, memory::Store& store, ModelClient& cli
         std::lock_guard lock(*history_lock);
         memory::FileHistory(*history_db).record_before_change(session_id, step, path);
     };
-    kv.own_db = std::make_shared<memory::Database>(memory::Database::open(store.db().path()));
-    kv.lock = std::make_shared<std::mutex>();
-    kv.db = kv.own_db.get();
+    kv.db = &store.db();
     kv.folder = store.kv_dir();
     if (!client.has_engine()) {
         return;
     }
     auto saved_at = std::make_shared<std::int64_t>(0);
+    // The file is written on the compute thread; its catalogue row is added on the event loop,
+    // which owns the store's connection.
     options.checkpoint = [&client, &kv, &warn, saved_at](const std::string& session_id,
-                                                         bool turn_end) {
+                                                         bool turn_end) -> std::function<void()> {
         const std::int64_t now = client.context_tokens();
         if (!turn_end && now - *saved_at < kSnapshotEveryTokens) {
-            return;
+            return {};
         }
         try {
-            save_snapshot(client, session_id, kv);
+            auto rec = write_snapshot_file(client, session_id, kv);
             *saved_at = now;
+            if (!rec) {
+                return {};
+            }
+            return [rec = *rec, &kv, &warn] {
+                try {
+                    record_snapshot(rec, kv);
+                } catch (const std::exception& e) {
+                    warn << "osprey: warning: KV snapshot " << rec.file.string()
+                         << " not catalogued: " << e.what() << "\n";
+                }
+            };
         } catch (const std::exception& e) {
             warn << "osprey: warning: no KV snapshot at " << now << " tokens: " << e.what() << "\n";
+            return {};
         }
     };
 }

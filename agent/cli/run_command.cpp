@@ -82,6 +82,7 @@ int run_agent(const Args& args, Io& io) {
 
     // Resume or fork: the task's state from the journal.
     std::optional<ResumeState> resumed;
+    bool drop_partial = false;
     std::optional<memory::SessionRecord> earlier;
     if (continuing) {
         try {
@@ -130,7 +131,8 @@ int run_agent(const Args& args, Io& io) {
         if (!args.has("--permission")) {
             options.permission = parse_permission_mode(resumed->permission);
         }
-        if (prompt.empty()) {
+        drop_partial = prompt.empty() && resumed->partial_turn;
+        if (drop_partial) {
             drop_partial_turn(*resumed);  // a cut-off turn is generated again
         }
         if (fork_ref && resumed->answered && prompt.empty()) {
@@ -169,6 +171,10 @@ int run_agent(const Args& args, Io& io) {
     };
     memory::Journal journal(store->db(), session_id);
     memory::ToolLog tool_log(store->db());
+    if (resume_ref && drop_partial) {
+        journal.append("agent.drop_partial", R"({"type":"agent.drop_partial"})", resumed->steps,
+                       memory::Durability::commit_now);
+    }
     if (fork_ref) {
         // The fork's own starting point, so it can be resumed by itself.
         journal.append("agent.start", fork_start_record(*resumed).dump(), resumed->steps,

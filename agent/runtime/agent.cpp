@@ -313,7 +313,9 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
         prefill_time = co_await on_pool<std::chrono::milliseconds>(compute_, [this, &pending] {
             const auto took = model_.append(pending);
             if (options_.checkpoint) {
-                options_.checkpoint(session_id_, false);
+                if (auto then = options_.checkpoint(session_id_, false)) {
+                    asio::post(io_, std::move(then));
+                }
             }
             return took;
         });
@@ -329,7 +331,9 @@ asio::awaitable<std::optional<TurnOutput>> Agent::model_turn(std::vector<std::in
                     asio::post(io_, [this, ev] { on_parse_event(ev); });
                 });
             if (options_.checkpoint && out.finish != FinishReason::cancelled) {
-                options_.checkpoint(session_id_, true);
+                if (auto then = options_.checkpoint(session_id_, true)) {
+                    asio::post(io_, std::move(then));
+                }
             }
             return out;
         });

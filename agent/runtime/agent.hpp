@@ -61,8 +61,9 @@ struct AgentOptions {
     // (resume; journal-only state records are not streamed and not counted).
     std::int64_t first_seq = 0;
     // Called on the compute thread after each prefill (false) and each generated turn (true):
-    // where KV snapshots are written. Must not throw.
-    std::function<void(const std::string& session_id, bool turn_end)> checkpoint;
+    // where KV snapshots are written. What it returns (if anything) runs next on the event loop
+    // (the store's connection belongs to the loop's thread). Must not throw.
+    std::function<std::function<void()>(const std::string& session_id, bool turn_end)> checkpoint;
 };
 
 // chat | think | max -> encoder options; throws std::invalid_argument otherwise.

@@ -58,37 +58,52 @@ RestoreReport restore_context(ModelClient& client, const std::vector<std::int32_
     return report;
 }
 
-void save_snapshot(ModelClient& client, const std::string& session_id, const KvPersistence& kv) {
+std::optional<memory::KvSnapshotRecord> write_snapshot_file(ModelClient& client,
+                                                            const std::string& session_id,
+                                                            const KvPersistence& kv) {
     model::Session* session = client.session();
     if (session == nullptr || kv.db == nullptr || session->token_count() == 0) {
-        return;
+        return std::nullopt;
     }
+    memory::KvSnapshotRecord rec;
+    rec.session_id = session_id;
+    rec.token_count = session->token_count();
+    rec.prefix_hash = memory::token_prefix_hash(session->tokens());
+    rec.model_fingerprint = client.fingerprint();
+    rec.file = kv.folder / (session_id + "-" + std::to_string(rec.token_count) + "-" +
+                            rec.prefix_hash.substr(0, 8) + ".kv");
+    std::error_code ec;
+    if (std::filesystem::exists(rec.file, ec)) {
+        // This exact state is on disk already (a resumed session going over the same ground).
+        rec.size_bytes = static_cast<std::int64_t>(std::filesystem::file_size(rec.file, ec));
+        return rec;
+    }
+    std::filesystem::create_directories(kv.folder);
+    rec.size_bytes = static_cast<std::int64_t>(
+        memory::write_session_snapshot(*session, rec.file, client.fingerprint()));
+    return rec;
+}
+
+void record_snapshot(const memory::KvSnapshotRecord& record, const KvPersistence& kv) {
     const auto guard = hold(kv);
     memory::KvSnapshots catalogue(*kv.db);
-    const std::string hash = memory::token_prefix_hash(session->tokens());
-    for (const auto& old : catalogue.for_session(session_id, client.fingerprint())) {
-        if (old.token_count == session->token_count() && old.prefix_hash == hash &&
-            std::filesystem::exists(old.file)) {
-            catalogue.touch(old.id);  // this state is on disk already (a resumed session)
+    for (const auto& old : catalogue.for_session(record.session_id, record.model_fingerprint)) {
+        if (old.file == record.file) {
+            catalogue.touch(old.id);
             return;
         }
-        if (old.token_count == session->token_count()) {
+        if (old.token_count == record.token_count) {
             catalogue.forget(old.id);  // same length, other tokens (after a rewind): replaced
         }
     }
-    std::filesystem::create_directories(kv.folder);
-    const std::filesystem::path file =
-        kv.folder / (session_id + "-" + std::to_string(session->token_count()) + ".kv");
-    const std::uint64_t size = memory::write_session_snapshot(*session, file, client.fingerprint());
-    memory::KvSnapshotRecord rec;
-    rec.session_id = session_id;
-    rec.file = file;
-    rec.token_count = session->token_count();
-    rec.prefix_hash = hash;
-    rec.model_fingerprint = client.fingerprint();
-    rec.size_bytes = static_cast<std::int64_t>(size);
-    catalogue.record(rec);
+    catalogue.record(record);
     catalogue.evict_to_budget(kv.budget_bytes);
+}
+
+void save_snapshot(ModelClient& client, const std::string& session_id, const KvPersistence& kv) {
+    if (auto rec = write_snapshot_file(client, session_id, kv)) {
+        record_snapshot(*rec, kv);
+    }
 }
 
 std::int64_t parse_byte_size(const std::string& text) {

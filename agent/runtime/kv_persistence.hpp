@@ -9,22 +9,22 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/runtime/model_client.hpp"
 #include "memory/database.hpp"
+#include "memory/kv_snapshots.hpp"
 
 namespace osprey::agent {
 
 struct KvPersistence {
-    // The catalogue's connection. Snapshots are written on the compute thread while the event
-    // loop journals on the store's main connection, so a running task gives this its own
-    // connection (`own_db`) and serialises on `lock`.
+    // The catalogue's connection: the store's, used on the thread that owns it (the event loop;
+    // snapshot files themselves are written on the compute thread, see write_snapshot_file).
     memory::Database* db = nullptr;
-    std::shared_ptr<memory::Database> own_db;
-    std::shared_ptr<std::mutex> lock;
-    std::filesystem::path folder;  // <data dir>/kv
+    std::shared_ptr<std::mutex> lock;  // optional: serialises catalogue use
+    std::filesystem::path folder;      // <data dir>/kv
     std::int64_t budget_bytes = std::int64_t{20} << 30;
 };
 
@@ -48,6 +48,14 @@ inline constexpr std::int64_t kSnapshotEveryTokens = 2048;
 // budget. Does nothing for the scripted backend. Throws on I/O errors (the caller reports them:
 // a failed snapshot never stops a task).
 void save_snapshot(ModelClient& client, const std::string& session_id, const KvPersistence& kv);
+
+// The same in two halves, for a snapshot taken on the compute thread while the event loop owns
+// the store's connection: write_snapshot_file() writes the file (nothing when that state is on
+// disk already) and returns the catalogue row; record_snapshot() adds it and evicts (loop thread).
+std::optional<memory::KvSnapshotRecord> write_snapshot_file(ModelClient& client,
+                                                            const std::string& session_id,
+                                                            const KvPersistence& kv);
+void record_snapshot(const memory::KvSnapshotRecord& record, const KvPersistence& kv);
 
 // "20G", "512M", "1024" (bytes); throws std::invalid_argument naming the text.
 std::int64_t parse_byte_size(const std::string& text);

@@ -55,7 +55,7 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
             last_record = ev.type;
             continue;
         }
-        if (state_record) {
+        if (state_record && ev.type != "agent.drop_partial") {
             last_record = ev.type;
             s.answered = false;
             s.partial_turn = false;
@@ -129,6 +129,8 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
             }
             s.pending = ids(p.at("tokens"));
             turn_answered = false;
+        } else if (ev.type == "agent.drop_partial") {
+            drop_partial_turn(s);  // a resume went back to the start of the cut-off turn
         } else if (ev.type == "agent.unrendered") {
             // A turn whose results wait for the next message (stopped, or a resumed open turn).
             turn.reset();

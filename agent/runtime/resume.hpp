@@ -14,6 +14,7 @@
 //   agent.compact {messages}             a compacted history, to be rendered whole
 //   agent.prompt  {messages, tokens, tail_start, base_tokens}   a new user message rendered
 //   agent.rewind  {to_step}              back to the end of an earlier step
+//   agent.drop_partial {}                a resume dropped the cut-off turn to generate it again
 // From these the conversation, the exact token context and the next action are rebuilt: a
 // resumed task appends only what its restored KV state lacks, never re-runs a tool that started,
 // and reports a tool cut off mid-run as interrupted.

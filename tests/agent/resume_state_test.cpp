@@ -166,3 +166,39 @@ TEST_CASE("resume state: a journal without agent state cannot be resumed") {
     f.add("session.started", {});
     CHECK_THROWS_WITH(read_resume_state(f.store.db(), f.id), Catch::Contains("has no agent state"));
 }
+
+TEST_CASE("resume state: a turn cut off by a budget is dropped on resume, also when it recurs") {
+    Fixture f;
+    f.add("agent.start", {{"messages", json::array({{{"role", "system"}}, {{"role", "user"}}})},
+                          {"tokens", Tokens{1, 2}}});
+    const auto partial = [&](const Tokens& fed, const Tokens& generated) {
+        f.add("agent.turn",
+              {{"step", 1},
+               {"assistant", {{"role", "assistant"}, {"content", "cut"}}},
+               {"calls", json::array()},
+               {"parse_error", nullptr},
+               {"fed", fed},
+               {"tokens", generated},
+               {"eos", false},
+               {"script_turn", 0},
+               {"partial", true}},
+              1);
+    };
+    partial({1, 2}, {7, 8});
+    auto s = read_resume_state(f.store.db(), f.id);
+    CHECK(s.partial_turn);
+    CHECK(s.context == Tokens{1, 2, 7, 8});
+    osprey::agent::drop_partial_turn(s);
+    CHECK(s.context.empty());
+    CHECK(s.pending == Tokens{1, 2});
+    CHECK(s.messages.size() == 2);
+
+    // The resume journaled the drop and was cut off again: the replay ends in the same place.
+    f.add("agent.drop_partial", json::object(), 1);
+    partial({1, 2}, {9});
+    s = read_resume_state(f.store.db(), f.id);
+    CHECK(s.context == Tokens{1, 2, 9});
+    osprey::agent::drop_partial_turn(s);
+    CHECK(s.context.empty());
+    CHECK(s.pending == Tokens{1, 2});
+}

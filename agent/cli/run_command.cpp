@@ -131,6 +131,14 @@ int run_agent(const Args& args, Io& io) {
         if (!args.has("--permission")) {
             options.permission = parse_permission_mode(resumed->permission);
         }
+        if (resumed->not_started) {
+            if (fork_ref) {
+                throw UsageError("--fork: session " + earlier->id + " has no step yet");
+            }
+            if (prompt.empty()) {
+                options.prompt = resumed->prompt;  // nothing ran yet: the task from its start
+            }
+        }
         drop_partial = prompt.empty() && resumed->partial_turn;
         if (drop_partial) {
             drop_partial_turn(*resumed);  // a cut-off turn is generated again
@@ -171,6 +179,17 @@ int run_agent(const Args& args, Io& io) {
     };
     memory::Journal journal(store->db(), session_id);
     memory::ToolLog tool_log(store->db());
+    if (!resume_ref) {
+        // The task itself, first of all: a process killed before its prompt is rendered can
+        // still be resumed.
+        journal.append("agent.task",
+                       json{{"type", "agent.task"},
+                            {"prompt", prompt},
+                            {"mode", options.mode},
+                            {"permission", std::string(to_string(options.permission))}}
+                           .dump(),
+                       0, memory::Durability::commit_now);
+    }
     if (resume_ref && drop_partial) {
         journal.append("agent.drop_partial", R"({"type":"agent.drop_partial"})", resumed->steps,
                        memory::Durability::commit_now);
@@ -244,6 +263,9 @@ int run_agent(const Args& args, Io& io) {
         };
     signals.async_wait(on_signal);
     AgentOutcome outcome;
+    if (resumed && resumed->not_started) {
+        resumed.reset();  // nothing happened yet: the task runs from its start
+    }
     auto task =
         resumed ? agent->resume(std::move(*resumed), earlier->id, restore_info) : agent->run();
     asio::co_spawn(io_context, std::move(task), [&](std::exception_ptr error, AgentOutcome result) {

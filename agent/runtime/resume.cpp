@@ -24,6 +24,7 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
     ResumeState s;
     s.session_id = session_id;
     bool started = false;
+    bool task_seen = false;
     std::optional<UnfinishedTurn> turn;  // the last agent.turn not yet followed by its results
     bool turn_answered = false;
     std::string last_record;
@@ -59,6 +60,14 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
             last_record = ev.type;
             s.answered = false;
             s.partial_turn = false;
+        }
+        if (ev.type == "agent.task") {
+            // The task as given, journaled before anything else happens.
+            s.prompt = p.value("prompt", "");
+            s.mode = p.value("mode", "think");
+            s.permission = p.value("permission", "read-only");
+            task_seen = true;
+            continue;
         }
         if (ev.type == "agent.start" || ev.type == "agent.prompt") {
             if (ev.type == "agent.start") {
@@ -168,6 +177,10 @@ ResumeState replay(const std::vector<memory::JournalEvent>& events, std::size_t 
                 }
             }
         }
+    }
+    if (!started && task_seen) {
+        s.not_started = true;  // ended before its first prompt was rendered: start it now
+        return s;
     }
     if (!started) {
         throw std::runtime_error("session " + session_id +

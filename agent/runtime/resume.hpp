@@ -2,6 +2,7 @@
 // Where a task stood when its process ended, read back from the session's journal. Besides the
 // streamed events, the agent journals its own state as it goes (journal-only records, never
 // streamed; every one committed before the agent acts on it):
+//   agent.task    {prompt, mode, permission}   the task as given, before anything else
 //   agent.start   {prompt, mode, permission, messages, tokens}   the first rendered prompt
 //                 (a fork adds context, tail_start, eos, script_turn, base_tokens: the parent's
 //                 state at the fork point)
@@ -62,6 +63,9 @@ struct ResumeState {
     bool answered = false;
     std::string final_text;
     std::int64_t streamed_events = 0;  // events of the session's stream (the next seq)
+    // Only the task was journaled (agent.task): the process ended before the prompt was
+    // rendered; the task starts from the beginning on this session.
+    bool not_started = false;
     // Tool results waiting to be rendered with the next message (a stopped turn).
     nlohmann::json unrendered = nlohmann::json::array();
     // After a compaction: the history is rendered whole into an empty session.

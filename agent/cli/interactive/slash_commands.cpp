@@ -107,9 +107,9 @@ const std::vector<SlashCommand>& slash_commands() {
         {"/compact", "", "summarise the conversation and continue on a fresh, smaller context"},
         {"/usage", "", "tokens and context used by this session"},
         {"/sessions", "", "saved sessions, most recent first"},
-        {"/resume", "ID|last", "continue a saved session"},
-        {"/fork", "[ID]", "branch a new session from this one (or ID)"},
-        {"/rewind", "[STEPS]", "undo the last turns (and their file edits)"},
+        {"/resume", "[ID|last]", "continue another saved session of this workspace"},
+        {"/fork", "[ID][@STEP]", "branch a new session from this one (or ID) after STEP"},
+        {"/rewind", "[STEP]", "back to the end of STEP (default: undo the last step), files too"},
         {"/quit", "", "end the session (also Ctrl-D, or Ctrl-C twice)"},
     };
     return table;

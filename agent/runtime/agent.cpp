@@ -442,24 +442,32 @@ asio::awaitable<std::optional<AgentOutcome>> Agent::settle_open_turn() {
     co_return std::nullopt;
 }
 
+// --timeout for the life of one run (headless task or resume): when it fires, the task is
+// cancelled as timed out.
+class Agent::TimeoutScope {
+public:
+    explicit TimeoutScope(Agent& agent) : timer_(agent.io_) {
+        if (agent.options_.budgets.timeout) {
+            timer_.expires_after(*agent.options_.budgets.timeout);
+            timer_.async_wait([&agent](const boost::system::error_code& ec) {
+                if (!ec) {
+                    agent.timed_out_ = true;
+                    agent.cancel_ = true;
+                }
+            });
+        }
+    }
+    ~TimeoutScope() { timer_.cancel(); }
+
+private:
+    asio::steady_timer timer_;
+};
+
 asio::awaitable<AgentOutcome> Agent::resume(ResumeState state, std::string resumed_from,
                                             json restore_info) {
     const bool answered = state.answered;
     begin_resumed(state, resumed_from, restore_info);
-    asio::steady_timer timer(io_);
-    if (options_.budgets.timeout) {
-        timer.expires_after(*options_.budgets.timeout);
-        timer.async_wait([this](const boost::system::error_code& ec) {
-            if (!ec) {
-                timed_out_ = true;
-                cancel_ = true;
-            }
-        });
-    }
-    struct TimerGuard {
-        asio::steady_timer& t;
-        ~TimerGuard() { t.cancel(); }
-    } timer_guard{timer};
+    const TimeoutScope timeout(*this);
     const bool follow_up = options_.prompt.find_first_not_of(" \t\r\n") != std::string::npos;
     if (!follow_up && open_turn_) {
         // Go on where the task stopped: answer the open calls and continue the same turn.
@@ -520,20 +528,7 @@ void Agent::record_prompt(bool first) {
 
 asio::awaitable<AgentOutcome> Agent::run() {
     begin();
-    asio::steady_timer timer(io_);
-    if (options_.budgets.timeout) {
-        timer.expires_after(*options_.budgets.timeout);
-        timer.async_wait([this](const boost::system::error_code& ec) {
-            if (!ec) {
-                timed_out_ = true;
-                cancel_ = true;
-            }
-        });
-    }
-    struct TimerGuard {
-        asio::steady_timer& t;
-        ~TimerGuard() { t.cancel(); }
-    } timer_guard{timer};
+    const TimeoutScope timeout(*this);
     AgentOutcome outcome = co_await run_turn(options_.prompt);
     co_return finish(std::move(outcome));
 }

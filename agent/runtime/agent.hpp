@@ -147,6 +147,7 @@ public:
 
 private:
     struct CallOutcome;
+    class TimeoutScope;
     nlohmann::json emit(std::string_view type, nlohmann::json fields,
                         memory::Durability durability = memory::Durability::commit_now);
     void on_parse_event(const model::ParseEvent& event);
